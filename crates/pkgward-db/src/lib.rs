@@ -1,0 +1,1 @@
+//! The package database: the only crate that links SQLite.

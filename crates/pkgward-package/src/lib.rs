@@ -1,0 +1,1 @@
+//! Package model and parse-only readers (.deb; later .rpm). Never writes files or runs processes.

@@ -1,0 +1,1 @@
+//! Install planning: (installed snapshot, policy, packages) -> Plan, as plain data. Pure.

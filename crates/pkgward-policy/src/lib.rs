@@ -1,0 +1,1 @@
+//! Capability policy: policy/grant files, guarded-path catalog, compiled matchers, decisions with provenance. Pure.

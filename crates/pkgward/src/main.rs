@@ -1,0 +1,46 @@
+//! `pkgward`: the command-line front end. It parses arguments, calls into the
+//! library crates and renders results and errors; it holds no install logic.
+//!
+//! Exit codes (documented in the README):
+//! - 0: success
+//! - 1: the operation was refused or failed (policy denial, bad package, …)
+//! - 2: usage error (bad flags), as clap reports it
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod commands;
+mod render;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Capability-enforcing package installer.
+///
+/// Installs real packages into a root so that each package can only do what
+/// its capabilities allow. Every refusal says which rule refused and how to
+/// grant it.
+#[derive(Debug, Parser)]
+#[command(name = "pkgward", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show a package's metadata, relations, scripts, conffiles and entries.
+    Inspect(commands::inspect::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(args) => commands::inspect::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            render::error(&error);
+            ExitCode::from(1)
+        }
+    }
+}
