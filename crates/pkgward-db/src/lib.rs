@@ -14,6 +14,7 @@
 //! other than the database itself; it records what the engine did.
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Errors from the package database. Every message names the database file.
@@ -145,7 +146,7 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// Whether a package is installed or only its kept conffiles remain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PackageStatus {
     Installed,
     /// Removed without `--purge`; the administrator's modified conffiles are kept.
@@ -162,7 +163,7 @@ impl PackageStatus {
 }
 
 /// A package's identity and state.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackageRecord {
     pub repo: String,
     pub name: String,
@@ -175,7 +176,7 @@ pub struct PackageRecord {
 }
 
 /// The kind of a non-directory path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FileKind {
     File,
     Symlink,
@@ -193,7 +194,7 @@ impl FileKind {
 }
 
 /// One non-directory path owned by a package.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRecord {
     pub path: String,
     pub kind: FileKind,
@@ -207,7 +208,7 @@ pub struct FileRecord {
 }
 
 /// One directory shipped by a package.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirRecord {
     pub path: String,
     pub mode: u32,
@@ -216,7 +217,7 @@ pub struct DirRecord {
 }
 
 /// One policy decision recorded for a package.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecisionRecord {
     pub item: String,
     pub verdict: String,
@@ -225,7 +226,7 @@ pub struct DecisionRecord {
 }
 
 /// Everything recorded about a package when it is (re)installed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackageInstall {
     pub package: PackageRecord,
     pub files: Vec<FileRecord>,
@@ -237,7 +238,7 @@ pub struct PackageInstall {
 
 /// A removal: the package's rows go, except `keep_conffiles` (paths), which
 /// stay recorded under status `config-files`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackageRemoval {
     pub name: String,
     pub keep_conffiles: Vec<String>,
@@ -247,7 +248,7 @@ pub struct PackageRemoval {
 /// replaces any previous rows of the same name). Applying the same change
 /// twice yields the same state, which recovery relies on when it rolls a
 /// journal forward.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     pub removals: Vec<PackageRemoval>,
     pub installs: Vec<PackageInstall>,
