@@ -272,7 +272,7 @@ impl<'de> serde::Deserialize<'de> for Version {
 }
 
 /// A relation operator as written in Debian control fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum VersionOp {
     /// `<<`
     #[serde(rename = "<<")]
@@ -307,7 +307,11 @@ impl VersionOp {
 
     /// Does `candidate OP reference` hold?
     pub fn holds(self, candidate: &Version, reference: &Version) -> bool {
-        let ordering = candidate.cmp(reference);
+        self.accepts(candidate.cmp(reference))
+    }
+
+    /// Whether `candidate OP reference` holds, given the ordering of the two versions.
+    pub fn accepts(self, ordering: Ordering) -> bool {
         match self {
             Self::Lt => ordering == Ordering::Less,
             Self::Le => ordering != Ordering::Greater,
