@@ -62,7 +62,10 @@ const MIGRATIONS: &[&str] = &[
         architecture    TEXT NOT NULL,
         artifact_sha256 TEXT NOT NULL,
         status          TEXT NOT NULL CHECK (status IN ('installed', 'config-files')),
-        installed_at    INTEGER NOT NULL
+        installed_at    INTEGER NOT NULL,
+        -- Depends/Pre-Depends/Conflicts/Breaks/Replaces/Provides as JSON, so
+        -- later plans can check dependencies against what is installed.
+        relations       TEXT NOT NULL DEFAULT '{}'
     ) STRICT;
 
     -- Every non-directory path a package placed, by canonical (resolved) path:
@@ -173,6 +176,8 @@ pub struct PackageRecord {
     pub status: PackageStatus,
     /// Seconds since the Unix epoch.
     pub installed_at: i64,
+    /// The package's relationship fields, JSON text.
+    pub relations: String,
 }
 
 /// The kind of a non-directory path.
@@ -356,7 +361,8 @@ impl Database {
         let mut statement = self
             .connection
             .prepare(
-                "SELECT repo, name, version, architecture, artifact_sha256, status, installed_at
+                "SELECT repo, name, version, architecture, artifact_sha256, status, installed_at,
+                        relations
                  FROM packages ORDER BY name",
             )
             .map_err(self.query_error())?;
@@ -370,13 +376,22 @@ impl Database {
                     row.get::<_, String>(4)?,
                     row.get::<_, String>(5)?,
                     row.get::<_, i64>(6)?,
+                    row.get::<_, String>(7)?,
                 ))
             })
             .map_err(self.query_error())?;
         let mut packages = Vec::new();
         for row in rows {
-            let (repo, name, version, architecture, artifact_sha256, status, installed_at) =
-                row.map_err(self.query_error())?;
+            let (
+                repo,
+                name,
+                version,
+                architecture,
+                artifact_sha256,
+                status,
+                installed_at,
+                relations,
+            ) = row.map_err(self.query_error())?;
             let status = match status.as_str() {
                 "installed" => PackageStatus::Installed,
                 "config-files" => PackageStatus::ConfigFiles,
@@ -396,6 +411,7 @@ impl Database {
                 artifact_sha256,
                 status,
                 installed_at,
+                relations,
             });
         }
         Ok(packages)
@@ -616,8 +632,9 @@ fn apply_install(transaction: &Transaction<'_>, install: &PackageInstall) -> rus
     let package = &install.package;
     transaction.execute("DELETE FROM packages WHERE name = ?1", [&package.name])?;
     transaction.execute(
-        "INSERT INTO packages (repo, name, version, architecture, artifact_sha256, status, installed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO packages (repo, name, version, architecture, artifact_sha256, status,
+                               installed_at, relations)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             package.repo,
             package.name,
@@ -625,7 +642,8 @@ fn apply_install(transaction: &Transaction<'_>, install: &PackageInstall) -> rus
             package.architecture,
             package.artifact_sha256,
             package.status.as_str(),
-            package.installed_at
+            package.installed_at,
+            package.relations
         ],
     )?;
     let id = transaction.last_insert_rowid();
@@ -695,6 +713,7 @@ mod tests {
             artifact_sha256: "00".repeat(32),
             status: PackageStatus::Installed,
             installed_at: 1,
+            relations: "{}".into(),
         }
     }
 

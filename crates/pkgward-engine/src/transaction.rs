@@ -750,6 +750,7 @@ fn database_change(plan: &Plan, now: i64) -> Change {
                 artifact_sha256: package.artifact_sha256.clone(),
                 status: PackageStatus::Installed,
                 installed_at: now,
+                relations: package.relations.to_string(),
             },
             files: package
                 .placements

@@ -99,6 +99,7 @@ fn package_plan(
         version: version.into(),
         architecture: "amd64".into(),
         artifact_sha256: sha256(name.as_bytes()),
+        relations: serde_json::json!({}),
         previous_version: None,
         placements: entries
             .iter()

@@ -5,5 +5,6 @@
 //! resolved paths) is passed in by the caller.
 
 pub mod plan;
+pub mod planner;
 
 pub use plan::*;

@@ -32,6 +32,9 @@ pub struct PackagePlan {
     pub version: String,
     pub architecture: String,
     pub artifact_sha256: String,
+    /// The package's relationship fields (the model's `Relations`) as JSON,
+    /// recorded so later plans can check dependencies against it.
+    pub relations: serde_json::Value,
     /// The installed version this replaces, for upgrades (and downgrades).
     pub previous_version: Option<String>,
     /// Every archive entry and where it goes, in archive order.
@@ -231,5 +234,113 @@ impl std::fmt::Display for Problem {
             } => write!(formatter, "`{package}` is needed by `{needed_by}` (Depends `{clause}`)"),
             Problem::NotInstalled { package } => write!(formatter, "`{package}` is not installed"),
         }
+    }
+}
+
+impl Plan {
+    /// The human rendering `--dry-run` prints: every package with its
+    /// placements summarised, obsolete files, conffile actions, pending
+    /// scripts, decisions, and every problem.
+    pub fn render_human(&self) -> String {
+        use std::fmt::Write;
+        let mut text = String::new();
+        for package in &self.packages {
+            let action = match &package.previous_version {
+                Some(previous) => format!("upgrade {previous} -> {}", package.version),
+                None => format!("install {}", package.version),
+            };
+            let _ = writeln!(text, "{} ({action}) from {}", package.name, package.repo);
+            let count = |kind: PlacementKind| {
+                package
+                    .placements
+                    .iter()
+                    .filter(|placement| placement.kind == kind)
+                    .count()
+            };
+            let _ = writeln!(
+                text,
+                "  place: {} files, {} symlinks, {} hardlinks, {} directories",
+                count(PlacementKind::File),
+                count(PlacementKind::Symlink),
+                count(PlacementKind::Hardlink),
+                count(PlacementKind::Dir)
+            );
+            for placement in &package.placements {
+                if placement.path != placement.shipped_path {
+                    let _ = writeln!(
+                        text,
+                        "  resolved: {} -> {}",
+                        placement.shipped_path, placement.path
+                    );
+                }
+                if placement.mode != placement.shipped_mode {
+                    let _ = writeln!(
+                        text,
+                        "  mode: {} {:04o} -> {:04o}",
+                        placement.path, placement.shipped_mode, placement.mode
+                    );
+                }
+                match placement.conffile {
+                    Some(ConffileAction::Install) | None => {}
+                    Some(ConffileAction::KeepModifiedWriteNew) => {
+                        let _ = writeln!(text, "  conffile: {} modified, keep it; new version to {}{NEW_CONFFILE_SUFFIX}", placement.path, placement.path);
+                    }
+                    Some(ConffileAction::KeepDeleted) => {
+                        let _ = writeln!(
+                            text,
+                            "  conffile: {} deleted by the administrator, stays deleted",
+                            placement.path
+                        );
+                    }
+                }
+            }
+            for path in &package.obsolete_files {
+                let _ = writeln!(text, "  remove obsolete: {path}");
+            }
+            if !package.pending_scripts.is_empty() {
+                let _ = writeln!(
+                    text,
+                    "  pending scripts (not run): {}",
+                    package.pending_scripts.join(", ")
+                );
+            }
+            for decision in &package.decisions {
+                let _ = writeln!(
+                    text,
+                    "  {}: {} ({})",
+                    decision.verdict, decision.item, decision.because
+                );
+            }
+        }
+        for removal in &self.removals {
+            let _ = writeln!(
+                text,
+                "{} (remove {}{})",
+                removal.name,
+                removal.version,
+                if removal.purge { ", purge" } else { "" }
+            );
+            let _ = writeln!(
+                text,
+                "  delete: {} files, {} directories",
+                removal.delete_files.len(),
+                removal.delete_dirs.len()
+            );
+            for path in &removal.keep_conffiles {
+                let _ = writeln!(text, "  keep modified conffile: {path}");
+            }
+        }
+        if !self.problems.is_empty() {
+            let _ = writeln!(
+                text,
+                "refused: {} problem{}",
+                self.problems.len(),
+                if self.problems.len() == 1 { "" } else { "s" }
+            );
+            for problem in &self.problems {
+                let _ = writeln!(text, "  - {problem}");
+            }
+        }
+        text
     }
 }
