@@ -8,6 +8,7 @@
 //! given and nothing else; it never creates files, never unpacks, never runs
 //! a process.
 
+pub mod deb;
 pub mod model;
 pub mod version;
 
