@@ -113,6 +113,10 @@ pub enum Problem {
     UnsupportedEntryType { type_byte: String },
     #[error("entry of type {kind} declares {size} bytes of content")]
     ContentOnNonFile { kind: EntryKind, size: u64 },
+    #[error(
+        "entry lies beneath `{ancestor}`, which this archive ships as a {kind}, not a directory"
+    )]
+    BeneathNonDirectory { ancestor: String, kind: EntryKind },
     #[error("link target is missing")]
     MissingLinkTarget,
     #[error("symlink target is not valid UTF-8")]
@@ -1148,6 +1152,22 @@ fn read_data_member<E>(
             return Err(location
                 .error(Problem::DuplicateEntry { path: canonical })
                 .into());
+        }
+        // `lnk -> /outside` followed by `lnk/file` (THREATS 3, 5): an entry
+        // may only live beneath directories, never beneath a symlink or file
+        // shipped earlier in the same archive.
+        for (index, _) in canonical.match_indices('/').skip(1) {
+            let ancestor = &canonical[..index];
+            if let Some(&ancestor_kind) = seen.get(ancestor) {
+                if ancestor_kind != EntryKind::Dir {
+                    return Err(location
+                        .error(Problem::BeneathNonDirectory {
+                            ancestor: ancestor.to_owned(),
+                            kind: ancestor_kind,
+                        })
+                        .into());
+                }
+            }
         }
         if kind != EntryKind::File && size != 0 {
             // Readers disagree on whether such content is skipped (GNU tar)

@@ -9,6 +9,7 @@
 //! a process.
 
 pub mod deb;
+pub mod deb_builder;
 pub mod model;
 pub mod version;
 
