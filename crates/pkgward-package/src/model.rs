@@ -5,6 +5,7 @@
 //! archive paths), so it never touches the filesystem.
 
 use crate::version::Version;
+pub use crate::version::VersionOp;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -80,52 +81,6 @@ pub struct Relation {
     pub name: String,
     pub arch: Option<String>,
     pub constraint: Option<(VersionOp, Version)>,
-}
-
-/// Version comparison operators of Debian relationship fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum VersionOp {
-    /// `<<`
-    Lt,
-    /// `<=` (also the obsolete `<`, which dpkg reads as `<=`)
-    Le,
-    /// `=`
-    Eq,
-    /// `>=` (also the obsolete `>`, which dpkg reads as `>=`)
-    Ge,
-    /// `>>`
-    Gt,
-}
-
-impl VersionOp {
-    /// The operator as written in control files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Lt => "<<",
-            Self::Le => "<=",
-            Self::Eq => "=",
-            Self::Ge => ">=",
-            Self::Gt => ">>",
-        }
-    }
-
-    /// Whether `candidate OP reference` holds, given the ordering of the two versions.
-    pub fn accepts(self, ordering: std::cmp::Ordering) -> bool {
-        use std::cmp::Ordering::{Equal, Greater, Less};
-        match self {
-            Self::Lt => ordering == Less,
-            Self::Le => ordering != Greater,
-            Self::Eq => ordering == Equal,
-            Self::Ge => ordering != Less,
-            Self::Gt => ordering == Greater,
-        }
-    }
-}
-
-impl fmt::Display for VersionOp {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.as_str())
-    }
 }
 
 impl fmt::Display for Relation {
@@ -210,14 +165,8 @@ fn parse_one_relation(text: &str) -> Result<Relation, RelationError> {
             .bytes()
             .take_while(|byte| matches!(byte, b'<' | b'>' | b'='))
             .count();
-        let op = match &inner[..operator_length] {
-            "<<" => VersionOp::Lt,
-            "<=" | "<" => VersionOp::Le,
-            "=" => VersionOp::Eq,
-            ">=" | ">" => VersionOp::Ge,
-            ">>" => VersionOp::Gt,
-            _ => return Err(error("unknown version operator")),
-        };
+        let op = VersionOp::parse(&inner[..operator_length])
+            .ok_or_else(|| error("unknown version operator"))?;
         let version_text = inner[operator_length..].trim();
         let version = Version::parse(version_text).map_err(|version_error| RelationError {
             text: text.to_owned(),
