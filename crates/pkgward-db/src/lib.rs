@@ -613,7 +613,6 @@ fn apply_removal(transaction: &Transaction<'_>, removal: &PackageRemoval) -> rus
         "UPDATE packages SET status = 'config-files' WHERE id = ?1",
         [id],
     )?;
-    transaction.execute("DELETE FROM dir_owners WHERE package_id = ?1", [id])?;
     transaction.execute("DELETE FROM decisions WHERE package_id = ?1", [id])?;
     transaction.execute("DELETE FROM footprints WHERE package_id = ?1", [id])?;
     let mut statement = transaction.prepare("SELECT path FROM files WHERE package_id = ?1")?;
@@ -625,6 +624,13 @@ fn apply_removal(transaction: &Transaction<'_>, removal: &PackageRemoval) -> rus
             transaction.execute("DELETE FROM files WHERE path = ?1", [&path])?;
         }
     }
+    // The package keeps owning the directories that hold its kept conffiles,
+    // so a later `--purge` removes them once the conffiles are gone.
+    transaction.execute(
+        "DELETE FROM dir_owners WHERE package_id = ?1 AND NOT EXISTS (
+             SELECT 1 FROM files f WHERE f.package_id = ?1 AND f.path LIKE dir_owners.path || '/%')",
+        [id],
+    )?;
     Ok(())
 }
 
@@ -930,7 +936,11 @@ mod tests {
         let files = database.files("hello").unwrap();
         assert_eq!(files.len(), 1);
         assert_eq!(files[0].path, "/etc/hello.conf");
-        assert!(database.dirs("hello").unwrap().is_empty());
+        assert_eq!(
+            database.dirs("hello").unwrap(),
+            vec![dir("/etc")],
+            "still holds its conffile"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod failpoint;
 pub mod journal;
 pub mod lock;
 pub mod root;
+pub mod snapshot;
 pub mod transaction;
 pub mod verify;
 
@@ -62,7 +63,7 @@ pub enum EngineError {
     WouldReplaceDirectory { path: String },
     #[error("invalid path `{path}`: {reason}")]
     InvalidPath { path: String, reason: String },
-    #[error("the root is locked by another pkgward{}", match pid { Some(pid) => format!(" (PID {pid})"), None => String::new() })]
+    #[error("the root is locked by {}", match pid { Some(pid) => format!("PID {pid}"), None => "another pkgward".to_owned() })]
     Locked {
         pid: Option<u32>,
         waited: std::time::Duration,
@@ -71,6 +72,14 @@ pub enum EngineError {
     PackageChanged { package: String, detail: String },
     #[error("the plan is refused: {}", problems.join("; "))]
     Refused { problems: Vec<String> },
+    #[error("cannot stream package `{package}`")]
+    Source {
+        package: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("the database record of `{package}` is invalid: {detail}")]
+    CorruptRecord { package: String, detail: String },
     #[error("the journal cannot be encoded: {0}")]
     Journal(String),
     #[error(transparent)]

@@ -661,12 +661,17 @@ pub fn plan_removal(snapshot: &Snapshot, names: &[String], purge: bool) -> Plan 
                 match on_disk {
                     None => {}
                     Some(disk) if Some(&disk) == file.conffile_original_digest.as_ref() => {
-                        delete_files.push(file.path.clone())
+                        delete_files.push(file.path.clone());
                     }
                     Some(_) => keep_conffiles.push(file.path.clone()),
                 }
             } else {
                 delete_files.push(file.path.clone());
+                if file.conffile {
+                    // Purge also takes the new versions pkgward wrote beside
+                    // modified conffiles (dpkg purges its `.dpkg-dist` too).
+                    delete_files.push(format!("{}{}", file.path, crate::plan::NEW_CONFFILE_SUFFIX));
+                }
             }
         }
         let mut delete_dirs: Vec<String> = package
