@@ -799,6 +799,7 @@ fn read_control_member<E>(
     location.entry = None;
     check_end_of_archive(consumed.get(), end_of_last_entry)
         .map_err(|problem| location.error(problem))?;
+    finish_stream(archive.into_inner(), meter).map_err(|problem| location.error(problem))?;
     if control.fields.is_none() {
         location.entry = Some("./control".to_owned());
         return Err(location
@@ -1287,6 +1288,16 @@ fn read_data_member<E>(
     }
     check_end_of_archive(consumed.get(), end_of_last_entry)
         .map_err(|problem| location.error(problem))?;
+    finish_stream(archive.into_inner(), meter).map_err(|problem| location.error(problem))?;
+    Ok(())
+}
+
+/// Decompress to the end of the stream after the tar end-of-archive block,
+/// so the compressor's own integrity check (xz and gzip CRCs, zstd checksum)
+/// is verified, as dpkg's decompressor does. Still bounded by the
+/// uncompressed-size limit.
+fn finish_stream(mut rest: MeteredReader<'_>, meter: &StreamMeter) -> Result<(), Problem> {
+    io::copy(&mut rest, &mut io::sink()).map_err(|error| tar_problem(&error, meter))?;
     Ok(())
 }
 
