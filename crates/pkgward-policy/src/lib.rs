@@ -14,12 +14,12 @@
 
 pub mod catalog;
 pub mod evaluate;
-// pub mod footprint;
+pub mod footprint;
 pub mod model;
 pub mod parse;
 pub mod path;
 pub mod pattern;
-// pub mod verify;
+pub mod verify;
 pub mod version;
 
 pub use evaluate::{
