@@ -125,7 +125,7 @@ proptest! {
         for name in ["foo", "broad"] {
             prop_assert_eq!(decide(compiled, name, &clean), decide(compiled, name, &noisy), "{} vs {}", clean, noisy);
         }
-        prop_assert_eq!(canonicalize(&noisy).ok().map(|c| c.into_owned()), canonicalize(&clean).ok().map(|c| c.into_owned()));
+        prop_assert_eq!(canonicalize(&noisy).ok().map(std::borrow::Cow::into_owned), canonicalize(&clean).ok().map(std::borrow::Cow::into_owned));
     }
 
     #[test]
