@@ -91,14 +91,14 @@ impl PublicKey {
             text: label.to_owned(),
             length: bytes.len(),
         })?;
-        let verifying_key =
-            VerifyingKey::from_bytes(&array).map_err(|_| KeyError::NotOnCurve(label.to_owned()))?;
-        // Decompression accepts some encodings with y ≥ p; re-encoding gives
-        // the canonical bytes, and anything else would be a second name for
-        // the same key.
-        if verifying_key.to_bytes() != array {
+        // Decompression in curve25519-dalek accepts encodings with y ≥ p
+        // (reduced mod p) and keeps the bytes as given, so the same point
+        // would have a second name and a second key id. Refuse them.
+        if !is_canonical_y(&array) {
             return Err(KeyError::NonCanonical(label.to_owned()));
         }
+        let verifying_key =
+            VerifyingKey::from_bytes(&array).map_err(|_| KeyError::NotOnCurve(label.to_owned()))?;
         if verifying_key.is_weak() {
             return Err(KeyError::SmallOrder(label.to_owned()));
         }
@@ -198,6 +198,17 @@ impl PrivateKey {
     }
 }
 
+/// Whether the 255-bit y coordinate of an encoded point is below
+/// p = 2^255 - 19. The only non-canonical values are p ..= 2^255 - 1: the
+/// low byte at least 0xed, all middle bytes 0xff, the top byte 0x7f once the
+/// sign bit is masked off. (A negative zero x only occurs for y = ±1, both
+/// small-order points, which are refused separately.)
+fn is_canonical_y(bytes: &[u8; 32]) -> bool {
+    let top_is_max = bytes[31] & 0x7f == 0x7f;
+    let middle_is_max = bytes[1..31].iter().all(|byte| *byte == 0xff);
+    !(top_is_max && middle_is_max && bytes[0] >= 0xed)
+}
+
 /// Decode the body of a single PEM block with the given label; `None` when
 /// the text is not exactly one such block with valid base64.
 fn pem_body(text: &str, label: &str) -> Option<Vec<u8>> {
@@ -270,18 +281,19 @@ mod tests {
 
     #[test]
     fn non_canonical_encoding_is_rejected() {
-        // y = p + 1 ≡ 1: a second encoding of the identity point; whichever
-        // check fires first, it must not be accepted.
+        // y = p + 1 ≡ 1: a second encoding of the identity point.
         let mut bytes = [0xffu8; 32];
         bytes[0] = 0xee; // p = 2^255 - 19 → low byte 0xed; p + 1 → 0xee
         bytes[31] = 0x7f;
-        let result = PublicKey::from_raw_bytes(&bytes, "test");
-        assert!(
-            matches!(
-                result,
-                Err(KeyError::NonCanonical(_) | KeyError::SmallOrder(_) | KeyError::NotOnCurve(_))
-            ),
-            "{result:?}"
+        assert_eq!(
+            PublicKey::from_raw_bytes(&bytes, "test"),
+            Err(KeyError::NonCanonical("test".to_owned()))
+        );
+        // y = p - 1 is canonical (and happens to be a small-order point).
+        bytes[0] = 0xec;
+        assert_eq!(
+            PublicKey::from_raw_bytes(&bytes, "test"),
+            Err(KeyError::SmallOrder("test".to_owned()))
         );
     }
 
