@@ -148,11 +148,31 @@ impl UnverifiedEnvelope {
     /// The payload, if and only if one of the signatures verifies under `key`
     /// (strict Ed25519 over the PAE).
     pub fn payload_verified_by(&self, key: &PublicKey) -> Option<&[u8]> {
+        self.verify_against(std::slice::from_ref(key))
+            .map(|(_, payload)| payload)
+    }
+
+    /// The indices of the `keys` under which at least one signature verifies,
+    /// and the payload; `None` when no key verifies any signature. The PAE is
+    /// built once and every signature is tried against every key, since the
+    /// `keyid` hints are unauthenticated.
+    pub fn verify_against(&self, keys: &[PublicKey]) -> Option<(Vec<usize>, &[u8])> {
         let message = pae(&self.payload_type, &self.payload);
-        self.signatures
+        let signers: Vec<usize> = keys
             .iter()
-            .any(|signature| key.verify_strict(&message, &signature.sig))
-            .then_some(self.payload.as_slice())
+            .enumerate()
+            .filter(|(_, key)| {
+                self.signatures
+                    .iter()
+                    .any(|signature| key.verify_strict(&message, &signature.sig))
+            })
+            .map(|(index, _)| index)
+            .collect();
+        if signers.is_empty() {
+            None
+        } else {
+            Some((signers, self.payload.as_slice()))
+        }
     }
 }
 

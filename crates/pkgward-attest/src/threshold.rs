@@ -224,6 +224,15 @@ impl Report {
         self.counted().map(|counted| counted.keys.len()).sum()
     }
 
+    /// Envelopes from trusted keys, about these exact bytes and an accepted
+    /// policy, whose verdict is FAILED. They never count; a caller may also
+    /// treat them as a veto (THREATS 64).
+    pub fn failed_verdicts(&self) -> impl Iterator<Item = &EnvelopeOutcome> {
+        self.outcomes
+            .iter()
+            .filter(|outcome| matches!(outcome.result, Err(EnvelopeRefusal::VerdictFailed { .. })))
+    }
+
     /// The attestations that counted.
     pub fn counted(&self) -> impl Iterator<Item = &CountedAttestation> {
         self.outcomes
@@ -318,19 +327,20 @@ fn evaluate_one(
             found: envelope.payload_type().to_owned(),
         });
     }
-    let mut signing_keys = Vec::new();
-    let mut payload = None;
-    for trusted in &verifiers.keys {
-        if let Some(verified) = envelope.payload_verified_by(&trusted.key) {
-            payload = Some(verified);
-            signing_keys.push(trusted.clone());
-        }
-    }
-    let Some(payload) = payload else {
+    let public_keys: Vec<PublicKey> = verifiers
+        .keys
+        .iter()
+        .map(|trusted| trusted.key.clone())
+        .collect();
+    let Some((signer_indices, payload)) = envelope.verify_against(&public_keys) else {
         return Err(EnvelopeRefusal::NoTrustedSignature {
             signatures: envelope.signatures().len(),
         });
     };
+    let signing_keys: Vec<TrustedKey> = signer_indices
+        .into_iter()
+        .map(|index| verifiers.keys[index].clone())
+        .collect();
     // From here on the payload is authenticated.
     let statement = Statement::parse(payload)?;
     if !statement.names_sha256(&expectation.artifact_sha256) {

@@ -547,6 +547,26 @@ fn case_64_failed_verdict_does_not_count() {
             verifier_id: "test-verifier".to_owned()
         }
     );
+    // One PASSED and one FAILED from two trusted keys at k=1: accepted on
+    // the count, and the FAILED one is reported for callers that veto.
+    let b = key(2);
+    let accepted = check(
+        &[
+            signed("a.json", &passing_statement(), &a),
+            signed("b.json", &failed, &b),
+        ],
+        &trusted(&[("a", &a), ("b", &b)], 1),
+        &expectation(),
+        |_| true,
+        &Limits::default(),
+    )
+    .unwrap();
+    let failed: Vec<&str> = accepted
+        .0
+        .failed_verdicts()
+        .map(|outcome| outcome.source.as_str())
+        .collect();
+    assert_eq!(failed, ["b.json"]);
 }
 
 #[test]

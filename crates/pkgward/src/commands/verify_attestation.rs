@@ -139,7 +139,7 @@ fn trusted_key(argument: &str) -> anyhow::Result<TrustedKey> {
     let (name, text) = match argument.split_once('=') {
         Some((name, rest))
             if !name.is_empty()
-                && !name.contains(':')
+                && !name.contains([':', '/'])
                 && !name.starts_with("-----")
                 && !rest.is_empty() =>
         {
