@@ -11,10 +11,11 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// A small, fast, non-cryptographic hasher for the prefix index (FxHash's
-/// multiply-rotate). The keys are policy-controlled path prefixes, not
-/// attacker-chosen at volume, so HashDoS resistance is not needed here and
-/// SipHash would dominate the cost of a decision.
+/// A small, fast, non-cryptographic hasher for the prefix index (the
+/// multiply-rotate of rustc's `FxHasher`). The keys stored are
+/// policy-controlled path prefixes (packages only look them up), so flooding
+/// resistance is not needed here, and `SipHash` would dominate the cost of a
+/// decision.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PrefixHasher {
     hash: u64,
