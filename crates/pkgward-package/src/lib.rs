@@ -8,6 +8,8 @@
 //! given and nothing else; it never creates files, never unpacks, never runs
 //! a process.
 
+pub mod deb;
+pub mod deb_builder;
 pub mod model;
 pub mod version;
 

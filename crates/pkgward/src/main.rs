@@ -29,12 +29,21 @@ struct Cli {
 enum Command {
     /// Show a package's metadata, relations, scripts, conffiles and entries.
     Inspect(commands::inspect::Args),
+    /// Create an ed25519 verifier key pair.
+    Keygen(commands::keygen::Args),
+    /// Sign an attestation (DSSE, in-toto Statement v1) about a package.
+    Attest(commands::attest::Args),
+    /// Check attestations for a package against trusted keys and a threshold.
+    VerifyAttestation(commands::verify_attestation::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => commands::inspect::run(&args),
+        Command::Keygen(args) => commands::keygen::run(&args),
+        Command::Attest(args) => commands::attest::run(&args),
+        Command::VerifyAttestation(args) => commands::verify_attestation::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,4 +1,7 @@
 //! One module per subcommand. Each exposes `Args` (clap) and
 //! `run(&Args) -> anyhow::Result<ExitCode>`.
 
+pub mod attest;
 pub mod inspect;
+pub mod keygen;
+pub mod verify_attestation;
