@@ -2,3 +2,4 @@
 //! `run(&Args) -> anyhow::Result<ExitCode>`.
 
 pub mod inspect;
+pub mod sandbox;
