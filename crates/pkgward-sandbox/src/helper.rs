@@ -22,8 +22,9 @@
 use crate::kernel;
 use crate::landlock_rules;
 use crate::mounts;
+use crate::process_limit::PidsCgroup;
 use crate::spec::Spec;
-use crate::status::{Message, SeccompStatus, Status, UserMapping};
+use crate::status::{Message, ProcessLimit, SeccompStatus, Status, UserMapping};
 use crate::syscall_filter;
 use std::ffi::CString;
 use std::io::{Read, Write};
@@ -148,9 +149,25 @@ fn supervise(spec: &Spec, control: &mut UnixStream) -> Result<bool, String> {
         let _ = kernel::wait_for(pid);
         return Err(format!("cannot map user ids into the sandbox: {error}"));
     }
+    // Before pid 1 forks anything: the process limit for root callers.
+    let cgroup = match spec.limits.processes {
+        Some(limit) if uid == 0 => PidsCgroup::create(pid, limit).ok(),
+        _ => None,
+    };
+    let process_limit = match (spec.limits.processes, &cgroup) {
+        (None, _) => ProcessLimit::None,
+        (Some(_), Some(_)) => ProcessLimit::Cgroup,
+        (Some(_), None) if uid != 0 => ProcessLimit::Rlimit,
+        (Some(_), None) => ProcessLimit::None,
+    };
     {
         let mut writer = std::fs::File::from(maps_written_writer);
-        let _ = writer.write_all(b"1");
+        let byte = match process_limit {
+            ProcessLimit::Cgroup => b'c',
+            ProcessLimit::Rlimit => b'r',
+            ProcessLimit::None => b'n',
+        };
+        let _ = writer.write_all(&[byte]);
     }
 
     let pidfd = kernel::pidfd_open(pid).map_err(|error| format!("pidfd_open: {error}"))?;
@@ -177,6 +194,7 @@ fn supervise(spec: &Spec, control: &mut UnixStream) -> Result<bool, String> {
         }
     }
     kernel::wait_for(pid).map_err(|error| format!("cannot reap the sandbox: {error}"))?;
+    drop(cgroup);
     Ok(timed_out)
 }
 
@@ -215,7 +233,12 @@ fn init_main(
     if read != 1 {
         return 1;
     }
-    match confine(spec, mapping) {
+    let process_limit = match byte[0] {
+        b'c' => ProcessLimit::Cgroup,
+        b'r' => ProcessLimit::Rlimit,
+        _ => ProcessLimit::None,
+    };
+    match confine(spec, mapping, process_limit) {
         Ok((status, program, argv, environment)) => {
             send(control, &Message::Confined(status));
             run_command(control, &program, &argv, &environment)
@@ -229,7 +252,11 @@ fn init_main(
 
 type Prepared = (Status, CString, Vec<CString>, Vec<CString>);
 
-fn confine(spec: &Spec, mapping: UserMapping) -> Result<Prepared, String> {
+fn confine(
+    spec: &Spec,
+    mapping: UserMapping,
+    process_limit: ProcessLimit,
+) -> Result<Prepared, String> {
     if matches!(mapping, UserMapping::Identity { .. }) {
         kernel::drop_supplementary_groups()
             .map_err(|error| format!("cannot drop supplementary groups: {error}"))?;
@@ -271,6 +298,7 @@ fn confine(spec: &Spec, mapping: UserMapping) -> Result<Prepared, String> {
         seccomp,
         no_new_privs: kernel::no_new_privileges(),
         capability_bounding_set,
+        process_limit,
     };
     Ok((status, program, argv, environment))
 }

@@ -16,6 +16,7 @@ mod helper;
 mod kernel;
 mod landlock_rules;
 mod mounts;
+mod process_limit;
 mod run;
 mod spec;
 mod status;
@@ -29,5 +30,6 @@ pub use spec::{
     DEFAULT_PATH,
 };
 pub use status::{
-    CommandExit, Enforcement, LandlockStatus, Outcome, SeccompStatus, Status, UserMapping,
+    CommandExit, Enforcement, LandlockStatus, Outcome, ProcessLimit, SeccompStatus, Status,
+    UserMapping,
 };

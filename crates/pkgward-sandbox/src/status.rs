@@ -18,6 +18,22 @@ pub struct Status {
     pub no_new_privs: bool,
     /// Capabilities left in the bounding set (names); empty by default.
     pub capability_bounding_set: Vec<String>,
+    /// What enforces the spec's process limit.
+    pub process_limit: ProcessLimit,
+}
+
+/// What enforces the process limit (see `process_limit.rs` for why root
+/// needs a cgroup).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProcessLimit {
+    /// A `pids` cgroup created for this run (root callers).
+    Cgroup,
+    /// `RLIMIT_NPROC` (unprivileged callers: it binds their uid).
+    Rlimit,
+    /// Nothing: root caller without a usable `pids` cgroup, or no limit in
+    /// the spec. The timeout and the pid namespace still end every process.
+    None,
 }
 
 /// User-id mapping of the sandbox's user namespace.

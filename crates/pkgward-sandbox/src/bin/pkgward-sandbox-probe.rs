@@ -76,7 +76,11 @@ fn try_write(path: &str) -> String {
     let result = std::fs::OpenOptions::new().append(true).open(path);
     match result {
         Ok(mut file) => {
-            let _ = file.write_all(b"escaped\n");
+            // Never write to the sysrq trigger: "e" would SIGTERM every
+            // process of the machine. Opening it is the escape already.
+            if !path.ends_with("sysrq-trigger") {
+                let _ = file.write_all(b"escaped\n");
+            }
             "ok".to_owned()
         }
         Err(error) => format!("errno {}", errno_name(error.raw_os_error().unwrap_or(0))),
