@@ -155,10 +155,9 @@ fn supervise(spec: &Spec, control: &mut UnixStream) -> Result<bool, String> {
         _ => None,
     };
     let process_limit = match (spec.limits.processes, &cgroup) {
-        (None, _) => ProcessLimit::None,
         (Some(_), Some(_)) => ProcessLimit::Cgroup,
         (Some(_), None) if uid != 0 => ProcessLimit::Rlimit,
-        (Some(_), None) => ProcessLimit::None,
+        _ => ProcessLimit::None,
     };
     {
         let mut writer = std::fs::File::from(maps_written_writer);

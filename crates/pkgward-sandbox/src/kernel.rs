@@ -64,7 +64,7 @@ pub fn open_path_in_root(root: &OwnedFd, path: &Path) -> io::Result<OwnedFd> {
         )
     })?;
     // SAFETY: a descriptor just returned by the kernel, owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    Ok(unsafe { OwnedFd::from_raw_fd(RawFd::try_from(fd).expect("descriptors fit in an int")) })
 }
 
 /// Open a host path with ordinary resolution (`O_PATH`, close-on-exec).
@@ -107,7 +107,7 @@ pub fn mount(
     Ok(())
 }
 
-/// `struct mount_attr` of mount_setattr(2).
+/// `struct mount_attr` of `mount_setattr(2)`.
 #[repr(C)]
 struct MountAttr {
     attr_set: u64,
@@ -202,7 +202,7 @@ pub fn is_directory(fd: &OwnedFd) -> io::Result<bool> {
     Ok(stat.st_mode & libc::S_IFMT == libc::S_IFDIR)
 }
 
-/// pivot_root(".", "."): the new root stacks over the old one, which is then
+/// `pivot_root(".", ".")`: the new root stacks over the old one, which is then
 /// detached; no `put_old` directory is needed inside the root.
 pub fn pivot_root_here(new_root: &OwnedFd) -> io::Result<()> {
     // SAFETY: fchdir on a descriptor we own.
@@ -329,7 +329,7 @@ pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     // SAFETY: pidfd_open takes integers and returns a new descriptor.
     let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
     // SAFETY: a descriptor just returned by the kernel, owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    Ok(unsafe { OwnedFd::from_raw_fd(RawFd::try_from(fd).expect("descriptors fit in an int")) })
 }
 
 /// Wait until `fd` is readable or `timeout_ms` passes; true when readable.
@@ -470,7 +470,7 @@ pub fn effective_gid() -> u32 {
     unsafe { libc::getegid() }
 }
 
-/// Install a classic BPF seccomp program (no_new_privs must be set).
+/// Install a classic BPF seccomp program (`no_new_privs` must be set).
 pub fn install_seccomp(program: &[seccompiler::sock_filter]) -> io::Result<()> {
     seccompiler::apply_filter(program).map_err(|error| io::Error::other(error.to_string()))
 }

@@ -121,7 +121,7 @@ pub fn run(spec: &Spec, helper: &HelperProgram) -> Result<Outcome, SandboxError>
 
 fn capture(mut reader: impl Read) -> Vec<u8> {
     let mut kept = Vec::new();
-    let mut buffer = [0u8; 65536];
+    let mut buffer = vec![0u8; 65536];
     loop {
         match reader.read(&mut buffer) {
             Ok(0) | Err(_) => return kept,

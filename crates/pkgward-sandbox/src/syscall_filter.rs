@@ -1,7 +1,7 @@
 //! The seccomp filter: a hand-written architecture guard followed by a
 //! `seccompiler` denylist.
 //!
-//! `seccompiler` checks the audit architecture but not the x32 bit: on x86_64
+//! `seccompiler` checks the audit architecture but not the x32 bit: on `x86_64`
 //! a call numbered `nr | 0x4000_0000` reaches the x32 entry with the *same*
 //! handler as the native call, so a denylist keyed on native numbers would
 //! let `mount | 0x4000_0000` through. And `int $0x80` enters the i386 table

@@ -10,6 +10,7 @@
 //!
 //! Needs user namespaces and Landlock ABI ≥ 3; the cases skip LOUDLY (a line
 //! on stderr) when either is missing. The setuid case needs real root.
+#![allow(clippy::print_stderr, clippy::items_after_statements)]
 
 use pkgward_sandbox::{
     CommandExit, Enforcement, HelperProgram, LandlockRequirement, Outcome, Spec,
@@ -102,10 +103,10 @@ impl Fixture {
     }
 
     fn spec(&self, case: &str, args: &[&str]) -> Spec {
-        let mut argv = vec![PROBE.to_owned(), case.to_owned()];
-        argv.extend(args.iter().map(|arg| (*arg).to_owned()));
-        let mut spec = Spec::new(argv);
-        spec.root = self.root.path().to_owned();
+        let mut command_line = vec![PROBE.to_owned(), case.to_owned()];
+        command_line.extend(args.iter().map(|arg| (*arg).to_owned()));
+        let mut spec = Spec::new(command_line);
+        self.root.path().clone_into(&mut spec.root);
         spec.writable = vec![PathBuf::from(GRANT)];
         let mut readable = vec![
             PathBuf::from("/usr"),

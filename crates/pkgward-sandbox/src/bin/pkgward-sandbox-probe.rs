@@ -122,10 +122,10 @@ fn socket_connect(domain: i32, kind: i32, address: &[u8]) -> String {
 fn unix_address(name: &[u8], abstract_name: bool) -> Vec<u8> {
     // SAFETY: sockaddr_un is plain old data.
     let mut address: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    address.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    address.sun_family = libc::sa_family_t::try_from(libc::AF_UNIX).expect("small");
     let offset = usize::from(abstract_name);
     for (slot, byte) in address.sun_path[offset..].iter_mut().zip(name) {
-        *slot = *byte as libc::c_char;
+        *slot = libc::c_char::from_ne_bytes([*byte]);
     }
     let length = std::mem::size_of::<libc::sa_family_t>() + offset + name.len();
     // SAFETY: viewing the initialised struct as bytes, within its size.
@@ -141,7 +141,7 @@ fn unix_address(name: &[u8], abstract_name: bool) -> Vec<u8> {
 fn inet_address(port: u16) -> Vec<u8> {
     // SAFETY: sockaddr_in is plain old data.
     let mut address: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-    address.sin_family = libc::AF_INET as libc::sa_family_t;
+    address.sin_family = libc::sa_family_t::try_from(libc::AF_INET).expect("small");
     address.sin_port = port.to_be();
     address.sin_addr.s_addr = u32::from_be_bytes([127, 0, 0, 1]).to_be();
     // SAFETY: viewing the initialised struct as bytes, within its size.
@@ -480,7 +480,7 @@ fn run_case(case: &str, args: &[String]) -> String {
         }
         "personality" => {
             // SAFETY: see above. ADDR_NO_RANDOMIZE.
-            report(unsafe { libc::syscall(libc::SYS_personality, 0x0040000) })
+            report(unsafe { libc::syscall(libc::SYS_personality, 0x004_0000) })
         }
         "chroot" => {
             // SAFETY: see above.
