@@ -46,7 +46,12 @@ impl Drop for PidsCgroup {
     }
 }
 
-/// The directory of our own `pids` cgroup, from `/proc/self/cgroup`.
+/// The directory under which to create the sandbox's cgroup: our own
+/// `pids` cgroup on cgroup v1; on cgroup v2 the first of our own cgroup and
+/// the (namespace's) root cgroup where the `pids` controller is or can be
+/// enabled for children. Our own v2 cgroup usually fails (it holds
+/// processes, and "no internal processes" forbids enabling controllers
+/// there), the root cgroup is exempt from that rule.
 fn pids_cgroup_directory(own: &str) -> io::Result<PathBuf> {
     for line in own.lines() {
         let mut fields = line.splitn(3, ':');
@@ -62,18 +67,33 @@ fn pids_cgroup_directory(own: &str) -> io::Result<PathBuf> {
             return Ok(Path::new("/sys/fs/cgroup/pids").join(path.trim_start_matches('/')));
         }
     }
-    // cgroup v2: the unified line is `0::/path`.
     let unified = own
         .lines()
         .find_map(|line| line.strip_prefix("0::"))
         .ok_or_else(|| io::Error::other("no pids cgroup controller"))?;
-    let directory = Path::new("/sys/fs/cgroup").join(unified.trim_start_matches('/'));
-    let controllers = std::fs::read_to_string(directory.join("cgroup.controllers"))?;
-    if !controllers.split_whitespace().any(|c| c == "pids") {
+    let mut last_error = io::Error::other("the pids controller is not available");
+    for directory in [
+        Path::new("/sys/fs/cgroup").join(unified.trim_start_matches('/')),
+        PathBuf::from("/sys/fs/cgroup"),
+    ] {
+        match enable_pids_for_children(&directory) {
+            Ok(()) => return Ok(directory),
+            Err(error) => last_error = error,
+        }
+    }
+    Err(last_error)
+}
+
+fn enable_pids_for_children(directory: &Path) -> io::Result<()> {
+    let enabled = std::fs::read_to_string(directory.join("cgroup.subtree_control"))?;
+    if enabled.split_whitespace().any(|c| c == "pids") {
+        return Ok(());
+    }
+    let available = std::fs::read_to_string(directory.join("cgroup.controllers"))?;
+    if !available.split_whitespace().any(|c| c == "pids") {
         return Err(io::Error::other("the pids controller is not available"));
     }
-    std::fs::write(directory.join("cgroup.subtree_control"), "+pids")?;
-    Ok(directory)
+    std::fs::write(directory.join("cgroup.subtree_control"), "+pids")
 }
 
 #[cfg(test)]

@@ -208,7 +208,7 @@ fn fork_bomb() -> String {
             return format!("forks={forks} errno {}", errno_name(last_errno()));
         }
         forks += 1;
-        if forks >= 100_000 {
+        if forks >= 1000 {
             return format!("forks={forks} unlimited");
         }
     }
