@@ -149,7 +149,11 @@ fn supervise(spec: &Spec, control: &mut UnixStream) -> Result<bool, String> {
         let _ = kernel::wait_for(pid);
         return Err(format!("cannot map user ids into the sandbox: {error}"));
     }
-    // Before pid 1 forks anything: the process limit for root callers.
+    // Pid 1 may start its setup now; the process limit is prepared
+    // meanwhile (moving a process between cgroups takes about a millisecond)
+    // and pid 1 waits for it only before forking the command.
+    let mut writer = std::fs::File::from(maps_written_writer);
+    let _ = writer.write_all(b"m");
     let cgroup = match spec.limits.processes {
         Some(limit) if uid == 0 => PidsCgroup::create(pid, limit).ok(),
         _ => None,
@@ -159,15 +163,13 @@ fn supervise(spec: &Spec, control: &mut UnixStream) -> Result<bool, String> {
         (Some(_), None) if uid != 0 => ProcessLimit::Rlimit,
         _ => ProcessLimit::None,
     };
-    {
-        let mut writer = std::fs::File::from(maps_written_writer);
-        let byte = match process_limit {
-            ProcessLimit::Cgroup => b'c',
-            ProcessLimit::Rlimit => b'r',
-            ProcessLimit::None => b'n',
-        };
-        let _ = writer.write_all(&[byte]);
-    }
+    let byte = match process_limit {
+        ProcessLimit::Cgroup => b'c',
+        ProcessLimit::Rlimit => b'r',
+        ProcessLimit::None => b'n',
+    };
+    let _ = writer.write_all(&[byte]);
+    drop(writer);
 
     let pidfd = kernel::pidfd_open(pid).map_err(|error| format!("pidfd_open: {error}"))?;
     let deadline = std::time::Instant::now() + spec.timeout;
@@ -226,19 +228,19 @@ fn init_main(
     if kernel::set_parent_death_signal().is_err() {
         return 1;
     }
-    let mut byte = [0u8; 1];
-    // SAFETY: reading one byte into a buffer we own from a pipe we own.
-    let read = unsafe { libc::read(maps_written.as_raw_fd(), byte.as_mut_ptr().cast(), 1) };
-    if read != 1 {
+    // First byte: the id maps are written.
+    if read_byte(maps_written).is_none() {
         return 1;
     }
-    let process_limit = match byte[0] {
-        b'c' => ProcessLimit::Cgroup,
-        b'r' => ProcessLimit::Rlimit,
-        _ => ProcessLimit::None,
-    };
-    match confine(spec, mapping, process_limit) {
-        Ok((status, program, argv, environment)) => {
+    match confine(spec, mapping) {
+        Ok((mut status, program, argv, environment)) => {
+            // Second byte: the process limit is in place (or not).
+            status.process_limit = match read_byte(maps_written) {
+                Some(b'c') => ProcessLimit::Cgroup,
+                Some(b'r') => ProcessLimit::Rlimit,
+                Some(_) => ProcessLimit::None,
+                None => return 1,
+            };
             send(control, &Message::Confined(status));
             run_command(control, &program, &argv, &environment)
         }
@@ -251,11 +253,23 @@ fn init_main(
 
 type Prepared = (Status, CString, Vec<CString>, Vec<CString>);
 
-fn confine(
-    spec: &Spec,
-    mapping: UserMapping,
-    process_limit: ProcessLimit,
-) -> Result<Prepared, String> {
+/// One byte from the helper's pipe; `None` when the helper is gone.
+fn read_byte(pipe: &std::os::fd::OwnedFd) -> Option<u8> {
+    let mut byte = [0u8; 1];
+    loop {
+        // SAFETY: reading one byte into a buffer we own from a pipe we own.
+        let read = unsafe { libc::read(pipe.as_raw_fd(), byte.as_mut_ptr().cast(), 1) };
+        if read == 1 {
+            return Some(byte[0]);
+        }
+        if read < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        return None;
+    }
+}
+
+fn confine(spec: &Spec, mapping: UserMapping) -> Result<Prepared, String> {
     if matches!(mapping, UserMapping::Identity { .. }) {
         kernel::drop_supplementary_groups()
             .map_err(|error| format!("cannot drop supplementary groups: {error}"))?;
@@ -297,7 +311,8 @@ fn confine(
         seccomp,
         no_new_privs: kernel::no_new_privileges(),
         capability_bounding_set,
-        process_limit,
+        // Filled in by the caller once the helper has reported it.
+        process_limit: ProcessLimit::None,
     };
     Ok((status, program, argv, environment))
 }
