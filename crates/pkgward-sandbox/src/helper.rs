@@ -1,46 +1,40 @@
-//! The re-executed helper process and the sandbox's pid 1.
+//! The re-executed helper: the sandbox's pid 1.
 //!
-//! The caller (a multi-threaded program, possibly) spawns a fresh copy of an
-//! executable whose `main` first calls [`run_helper_if_requested`]; that
-//! copy is recognised by its `argv[0]` ([`HELPER_ARGV0`]) and is
-//! single-threaded, which `CLONE_NEWUSER` requires. Its file descriptor 0 is
-//! the control socket: it reads the [`Spec`] (JSON) until EOF, and later the
-//! caller reads [`Message`]s from it.
+//! The caller ([`crate::run`]) clones a child straight into new user, mount,
+//! pid, network, IPC, UTS and cgroup namespaces, writes its uid/gid maps from
+//! outside (only a process in the parent namespace can map a range of ids),
+//! and the child re-executes an executable whose `main` first calls
+//! [`run_helper_if_requested`], recognised by its `argv[0]`
+//! ([`HELPER_ARGV0`]). The re-execution matters: the caller may have threads
+//! and arbitrary state, the helper starts single-threaded and clean, with an
+//! empty environment.
 //!
-//! The helper clones a child into new user, mount, pid, network, IPC, UTS and
-//! cgroup namespaces. The child is pid 1 of the new pid namespace. The helper
-//! stays outside: it writes the child's uid/gid maps (only a process in the
-//! parent namespace can map a range of ids), then supervises the wall-clock
-//! timeout and kills pid 1 when it expires — the kernel then kills every
-//! process of the namespace.
-//!
-//! Pid 1 builds the filesystem view, applies rlimits, drops capabilities,
-//! applies Landlock, `no_new_privs` and seccomp, reports the achieved
-//! [`Status`], forks the command and reaps every orphan until the command
-//! exits; its own exit then ends the namespace.
+//! Its descriptors: 0 is the control socket (it reads a [`HelperRequest`] as
+//! JSON until EOF and writes [`Message`]s back as JSON lines), 1 and 2 the
+//! capture pipes, 3 a pipe on which the caller says that the process limit
+//! is in place. Pid 1 builds the filesystem view, applies rlimits, drops
+//! capabilities, applies `no_new_privs`, Landlock and seccomp, reports the
+//! achieved [`Status`], forks the command and reaps every orphan until the
+//! command exits; its exit then ends the namespace. The caller enforces the
+//! timeout by killing pid 1.
 
 use crate::kernel;
 use crate::landlock_rules;
 use crate::mounts;
-use crate::process_limit::PidsCgroup;
 use crate::spec::Spec;
 use crate::status::{Message, ProcessLimit, SeccompStatus, Status, UserMapping};
 use crate::syscall_filter;
+use serde::{Deserialize, Serialize};
 use std::ffi::CString;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
 
 /// `argv[0]` that turns an executable into the sandbox helper.
 pub const HELPER_ARGV0: &str = "pkgward-sandbox-helper";
 
-/// How many ids a root caller maps into the sandbox: the same ids inside and
-/// outside, covering Debian's system and ordinary users (0–65535).
-const IDENTITY_MAPPED_IDS: u32 = 65536;
-
-/// The namespaces the sandbox unshares, by `/proc/<pid>/ns` name.
-const NAMESPACES: [(&str, libc::c_int); 7] = [
+/// The namespaces the sandbox is cloned into, by `/proc/<pid>/ns` name.
+pub(crate) const NAMESPACES: [(&str, libc::c_int); 7] = [
     ("user", libc::CLONE_NEWUSER),
     ("mnt", libc::CLONE_NEWNS),
     ("pid", libc::CLONE_NEWPID),
@@ -59,6 +53,13 @@ const FILE_OWNERSHIP_CAPABILITIES: [(u32, &str); 4] = [
     (4, "cap_fsetid"),
 ];
 
+/// What the caller sends the helper: the spec and how it mapped the ids.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct HelperRequest {
+    pub spec: Spec,
+    pub mapping: UserMapping,
+}
+
 /// Call first thing in `main`, before any thread starts. Returns the exit
 /// code to exit with when this process is the helper, `None` otherwise.
 pub fn run_helper_if_requested() -> Option<i32> {
@@ -66,10 +67,16 @@ pub fn run_helper_if_requested() -> Option<i32> {
     if argv0 != HELPER_ARGV0 {
         return None;
     }
-    // SAFETY: the caller set fd 0 to the control socket when spawning the
-    // helper; this process owns it from here on.
-    let control = unsafe { UnixStream::from_raw_fd(0) };
-    Some(helper_main(control))
+    kernel::close_descriptors_from(4);
+    // SAFETY: the caller set fd 0 to the control socket and fd 3 to the
+    // process-limit pipe when it cloned this process; it owns them from here.
+    let (control, process_limit_pipe) = unsafe {
+        (
+            UnixStream::from_raw_fd(0),
+            std::os::fd::OwnedFd::from_raw_fd(3),
+        )
+    };
+    Some(helper_main(control, &process_limit_pipe))
 }
 
 fn send(control: &mut UnixStream, message: &Message) {
@@ -79,22 +86,24 @@ fn send(control: &mut UnixStream, message: &Message) {
     let _ = control.write_all(line.as_bytes());
 }
 
-fn helper_main(mut control: UnixStream) -> i32 {
-    // Die with the caller: an orphaned sandbox must not outlive it.
-    let original_parent = kernel::parent_pid();
-    if kernel::set_parent_death_signal().is_err() || original_parent == 1 {
+fn helper_main(mut control: UnixStream, process_limit_pipe: &std::os::fd::OwnedFd) -> i32 {
+    if std::process::id() != 1 {
+        send(
+            &mut control,
+            &Message::SetupFailed("the sandbox helper is not pid 1 of a new pid namespace".into()),
+        );
         return 1;
     }
-    let mut spec_json = Vec::new();
-    if let Err(error) = control.read_to_end(&mut spec_json) {
+    let mut request_json = Vec::new();
+    if let Err(error) = control.read_to_end(&mut request_json) {
         send(
             &mut control,
             &Message::SetupFailed(format!("cannot read the spec: {error}")),
         );
         return 1;
     }
-    let spec: Spec = match serde_json::from_slice(&spec_json) {
-        Ok(spec) => spec,
+    let request: HelperRequest = match serde_json::from_slice(&request_json) {
+        Ok(request) => request,
         Err(error) => {
             send(
                 &mut control,
@@ -103,139 +112,30 @@ fn helper_main(mut control: UnixStream) -> i32 {
             return 1;
         }
     };
-    if let Err(error) = spec.validate() {
+    if let Err(error) = request.spec.validate() {
         send(&mut control, &Message::SetupFailed(error.to_string()));
         return 1;
     }
-    match supervise(&spec, &mut control) {
-        Ok(timed_out) => {
-            send(&mut control, &Message::HelperDone { timed_out });
-            0
-        }
-        Err(error) => {
-            send(&mut control, &Message::SetupFailed(error));
-            1
-        }
-    }
-}
-
-/// Outside the namespaces: clone pid 1, map its ids, enforce the timeout.
-fn supervise(spec: &Spec, control: &mut UnixStream) -> Result<bool, String> {
-    let (maps_written_reader, maps_written_writer) =
-        kernel::pipe().map_err(|error| format!("cannot create a pipe: {error}"))?;
-    let flags = NAMESPACES.iter().fold(0, |flags, (_, flag)| flags | flag);
-    let uid = kernel::effective_uid();
-    let gid = kernel::effective_gid();
-    let mapping = if uid == 0 {
-        UserMapping::Identity {
-            count: IDENTITY_MAPPED_IDS,
-        }
-    } else {
-        UserMapping::Single { uid, gid }
-    };
-
-    let pid = kernel::clone_into_namespaces(flags).map_err(|error| {
-        format!("cannot create user, mount, pid, network, ipc, uts and cgroup namespaces: {error}")
-    })?;
-    if pid == 0 {
-        drop(maps_written_writer);
-        let code = init_main(spec, control, &maps_written_reader, mapping);
-        kernel::exit_immediately(code);
-    }
-    drop(maps_written_reader);
-
-    if let Err(error) = write_id_maps(pid, &mapping) {
-        let _ = kernel::kill(pid, libc::SIGKILL);
-        let _ = kernel::wait_for(pid);
-        return Err(format!("cannot map user ids into the sandbox: {error}"));
-    }
-    // Pid 1 may start its setup now; the process limit is prepared
-    // meanwhile (moving a process between cgroups takes about a millisecond)
-    // and pid 1 waits for it only before forking the command.
-    let mut writer = std::fs::File::from(maps_written_writer);
-    let _ = writer.write_all(b"m");
-    let cgroup = match spec.limits.processes {
-        Some(limit) if uid == 0 => PidsCgroup::create(pid, limit).ok(),
-        _ => None,
-    };
-    let process_limit = match (spec.limits.processes, &cgroup) {
-        (Some(_), Some(_)) => ProcessLimit::Cgroup,
-        (Some(_), None) if uid != 0 => ProcessLimit::Rlimit,
-        _ => ProcessLimit::None,
-    };
-    let byte = match process_limit {
-        ProcessLimit::Cgroup => b'c',
-        ProcessLimit::Rlimit => b'r',
-        ProcessLimit::None => b'n',
-    };
-    let _ = writer.write_all(&[byte]);
-    drop(writer);
-
-    let pidfd = kernel::pidfd_open(pid).map_err(|error| format!("pidfd_open: {error}"))?;
-    let deadline = std::time::Instant::now() + spec.timeout;
-    let mut timed_out = false;
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            // Killing pid 1 makes the kernel kill every other process of the
-            // pid namespace: nothing the command forked survives.
-            let _ = kernel::kill(pid, libc::SIGKILL);
-            timed_out = true;
-            break;
-        }
-        let wait_ms = libc::c_int::try_from(left.as_millis().clamp(1, 60_000)).unwrap_or(60_000);
-        match kernel::poll_readable(&pidfd, wait_ms) {
-            Ok(true) => break,
-            Ok(false) => {}
-            Err(error) => {
-                let _ = kernel::kill(pid, libc::SIGKILL);
-                let _ = kernel::wait_for(pid);
-                return Err(format!("cannot wait for the sandbox: {error}"));
-            }
-        }
-    }
-    kernel::wait_for(pid).map_err(|error| format!("cannot reap the sandbox: {error}"))?;
-    drop(cgroup);
-    Ok(timed_out)
-}
-
-fn write_id_maps(pid: libc::pid_t, mapping: &UserMapping) -> std::io::Result<()> {
-    let proc_dir = Path::new("/proc").join(pid.to_string());
-    match mapping {
-        UserMapping::Identity { count } => {
-            std::fs::write(proc_dir.join("uid_map"), format!("0 0 {count}\n"))?;
-            std::fs::write(proc_dir.join("gid_map"), format!("0 0 {count}\n"))?;
-        }
-        UserMapping::Single { uid, gid } => {
-            // An unprivileged writer must deny setgroups before mapping gids.
-            std::fs::write(proc_dir.join("setgroups"), "deny")?;
-            std::fs::write(proc_dir.join("uid_map"), format!("0 {uid} 1\n"))?;
-            std::fs::write(proc_dir.join("gid_map"), format!("0 {gid} 1\n"))?;
-        }
-    }
-    Ok(())
+    init_main(
+        &request.spec,
+        &mut control,
+        process_limit_pipe,
+        request.mapping,
+    )
 }
 
 /// Pid 1 of the sandbox. Returns its exit code (the command's, shell-style).
 fn init_main(
     spec: &Spec,
     control: &mut UnixStream,
-    maps_written: &std::os::fd::OwnedFd,
+    process_limit_pipe: &std::os::fd::OwnedFd,
     mapping: UserMapping,
 ) -> i32 {
-    // The helper may die between clone and here: check the pipe, not a
-    // signal that may never come.
-    if kernel::set_parent_death_signal().is_err() {
-        return 1;
-    }
-    // First byte: the id maps are written.
-    if read_byte(maps_written).is_none() {
-        return 1;
-    }
     match confine(spec, mapping) {
         Ok((mut status, program, argv, environment)) => {
-            // Second byte: the process limit is in place (or not).
-            status.process_limit = match read_byte(maps_written) {
+            // The caller prepares the process limit while we set up; it
+            // must be in place before the first fork.
+            status.process_limit = match read_byte(process_limit_pipe) {
                 Some(b'c') => ProcessLimit::Cgroup,
                 Some(b'r') => ProcessLimit::Rlimit,
                 Some(_) => ProcessLimit::None,
@@ -253,7 +153,7 @@ fn init_main(
 
 type Prepared = (Status, CString, Vec<CString>, Vec<CString>);
 
-/// One byte from the helper's pipe; `None` when the helper is gone.
+/// One byte from the caller's pipe; `None` when the caller is gone.
 fn read_byte(pipe: &std::os::fd::OwnedFd) -> Option<u8> {
     let mut byte = [0u8; 1];
     loop {

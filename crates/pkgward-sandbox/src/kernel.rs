@@ -216,18 +216,36 @@ pub fn pivot_root_here(new_root: &OwnedFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Clone into new namespaces, fork-like (no new stack: the child continues
-/// on a copy-on-write copy of ours). Returns the child's pid in the parent
-/// and 0 in the child.
+/// Clone a child into new namespaces and make it execute `program`.
 ///
-/// Only sound in a single-threaded process, which the re-executed helper is
-/// (that is why it is re-executed: the kernel refuses `CLONE_NEWUSER` to a
-/// multi-threaded process anyway).
-pub fn clone_into_namespaces(flags: libc::c_int) -> io::Result<libc::pid_t> {
+/// The child gets `descriptors[i]` as its fd `i` (0: control socket, 1 and
+/// 2: capture pipes, 3: process-limit pipe), dies with the calling thread
+/// (`PR_SET_PDEATHSIG`), waits for one byte on `maps_written` — exec'ing
+/// before its ids are mapped would drop its capabilities in the new user
+/// namespace — and executes `program` with `argv` and an empty environment.
+///
+/// The caller may be multi-threaded (`clone` with `CLONE_NEWUSER` is
+/// allowed there, unlike `unshare`), so between clone and exec the child
+/// only makes raw system calls on data prepared beforehand: no allocation,
+/// no lock another thread may hold.
+pub fn clone_helper(
+    flags: libc::c_int,
+    descriptors: [RawFd; 4],
+    maps_written: RawFd,
+    program: &CStr,
+    argv: &[*const libc::c_char],
+) -> io::Result<libc::pid_t> {
+    assert_eq!(
+        argv.last(),
+        Some(&std::ptr::null()),
+        "argv is NULL-terminated"
+    );
+    let environment: [*const libc::c_char; 1] = [std::ptr::null()];
     // SAFETY: a raw clone without CLONE_VM and with a NULL stack behaves like
-    // fork(2); the helper is single-threaded, so no lock can be held by a
-    // thread that does not exist in the child.
-    let pid = check(unsafe {
+    // fork(2). The child below only calls async-signal-safe system calls on
+    // integers and on `program`, `argv` and `environment`, which were built
+    // before the clone and stay valid in the child's copy of memory.
+    let pid = unsafe {
         libc::syscall(
             libc::SYS_clone,
             libc::c_ulong::from((flags | libc::SIGCHLD).unsigned_abs()),
@@ -236,24 +254,73 @@ pub fn clone_into_namespaces(flags: libc::c_int) -> io::Result<libc::pid_t> {
             0usize,
             0usize,
         )
-    })?;
-    Ok(libc::pid_t::try_from(pid).expect("pids fit in pid_t"))
+    };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid > 0 {
+        return Ok(libc::pid_t::try_from(pid).expect("pids fit in pid_t"));
+    }
+    // SAFETY: the child side, see above. Descriptors are first duplicated
+    // above 10 so that moving them to 0..=3 cannot overwrite one another,
+    // and so that the final dup2 clears close-on-exec.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        let mut high = [0; 4];
+        for (slot, fd) in high.iter_mut().zip(descriptors) {
+            *slot = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10);
+            if *slot < 0 {
+                libc::_exit(126);
+            }
+        }
+        for (target, fd) in (0..).zip(high) {
+            if libc::dup2(fd, target) < 0 {
+                libc::_exit(126);
+            }
+        }
+        let mut byte = 0u8;
+        if libc::read(maps_written, (&raw mut byte).cast(), 1) != 1 {
+            libc::_exit(126);
+        }
+        libc::execve(program.as_ptr(), argv.as_ptr(), environment.as_ptr());
+        libc::_exit(127)
+    }
+}
+
+/// Wait until one of `fds` has an event or `timeout_ms` passes (-1: no
+/// timeout). Returns how many have events; `revents` tells which.
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: libc::c_int) -> io::Result<usize> {
+    loop {
+        // SAFETY: `fds` is a valid slice of pollfd of the given length.
+        let ready = unsafe {
+            libc::poll(
+                fds.as_mut_ptr(),
+                libc::nfds_t::try_from(fds.len()).expect("few fds"),
+                timeout_ms,
+            )
+        };
+        if ready < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        return Ok(usize::try_from(ready).expect("non-negative"));
+    }
+}
+
+/// Close every descriptor from `first` up (what the helper did not expect
+/// to inherit).
+pub fn close_descriptors_from(first: u32) {
+    // SAFETY: close_range takes integers only; the descriptors closed are
+    // not owned by any Rust object in the freshly started helper.
+    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) };
 }
 
 pub fn fork() -> io::Result<libc::pid_t> {
     // SAFETY: called from the sandbox's pid 1, which is single-threaded.
     check_int(unsafe { libc::fork() })
-}
-
-pub fn set_parent_death_signal() -> io::Result<()> {
-    // SAFETY: prctl with integer arguments only.
-    check_int(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) })?;
-    Ok(())
-}
-
-pub fn parent_pid() -> libc::pid_t {
-    // SAFETY: getppid cannot fail.
-    unsafe { libc::getppid() }
 }
 
 pub fn set_no_new_privileges() -> io::Result<()> {
@@ -330,27 +397,6 @@ pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
     // SAFETY: a descriptor just returned by the kernel, owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(RawFd::try_from(fd).expect("descriptors fit in an int")) })
-}
-
-/// Wait until `fd` is readable or `timeout_ms` passes; true when readable.
-pub fn poll_readable(fd: &OwnedFd, timeout_ms: libc::c_int) -> io::Result<bool> {
-    let mut poll_fd = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    loop {
-        // SAFETY: one valid pollfd.
-        let ready = unsafe { libc::poll(&raw mut poll_fd, 1, timeout_ms) };
-        if ready < 0 {
-            let error = io::Error::last_os_error();
-            if error.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(error);
-        }
-        return Ok(ready > 0);
-    }
 }
 
 pub fn kill(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {

@@ -133,7 +133,7 @@ pub struct Outcome {
     pub stderr: Vec<u8>,
 }
 
-/// The closed set of messages sent from the helper back to the caller, one
+/// The closed set of messages sent from the sandbox's pid 1 to the caller, one
 /// JSON object per line over the control socket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -145,6 +145,4 @@ pub(crate) enum Message {
     SetupFailed(String),
     /// Sent by pid 1 when the command ended on its own.
     CommandEnded(CommandExit),
-    /// Sent by the helper last: whether it had to kill the sandbox.
-    HelperDone { timed_out: bool },
 }
