@@ -44,6 +44,11 @@ pub struct Args {
     /// Wall-clock limit in seconds; the whole sandbox is killed after it.
     #[arg(long, value_name = "S", default_value_t = 600)]
     pub timeout: u64,
+    /// Most processes the sandbox may hold at once; 0 for no limit. Root
+    /// callers get a `pids` cgroup for it, which costs a cgroup migration
+    /// per run (see docs/sandbox.md).
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub max_processes: u64,
     /// Extra environment variable for the command (repeatable).
     #[arg(long = "env", value_name = "NAME=VALUE")]
     pub env: Vec<String>,
@@ -67,6 +72,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     spec.writable.clone_from(&args.write);
     spec.readable.clone_from(&args.read);
     spec.timeout = Duration::from_secs(args.timeout);
+    spec.limits.processes = (args.max_processes > 0).then_some(args.max_processes);
     spec.landlock = match args.landlock {
         LandlockArg::Refuse => LandlockRequirement::Refuse { minimum_abi: 3 },
         LandlockArg::Degrade => LandlockRequirement::Degrade,
