@@ -35,15 +35,23 @@ enum Command {
     Attest(commands::attest::Args),
     /// Check attestations for a package against trusted keys and a threshold.
     VerifyAttestation(commands::verify_attestation::Args),
+    /// Run a command in the sandbox used for maintainer scripts.
+    Sandbox(commands::sandbox::Args),
 }
 
 fn main() -> ExitCode {
+    // The sandbox re-executes this binary as its helper; that copy must not
+    // parse arguments or start threads (see pkgward-sandbox's helper module).
+    if let Some(code) = pkgward_sandbox::run_helper_if_requested() {
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => commands::inspect::run(&args),
         Command::Keygen(args) => commands::keygen::run(&args),
         Command::Attest(args) => commands::attest::run(&args),
         Command::VerifyAttestation(args) => commands::verify_attestation::run(&args),
+        Command::Sandbox(args) => commands::sandbox::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -5,3 +5,4 @@ pub mod attest;
 pub mod inspect;
 pub mod keygen;
 pub mod verify_attestation;
+pub mod sandbox;
