@@ -428,3 +428,25 @@ fn attest_writes_next_to_the_package_by_default() {
     .unwrap();
     assert_eq!(found.len(), 1);
 }
+
+#[test]
+fn attested_footprint_covers_the_installers_own_footprint_of_the_same_bytes() {
+    let setup = Setup::new();
+    let public = setup.keygen("a");
+    let (statement, _) = statement_of(&setup.attest("a", "policy.toml"), &public);
+    let footprint_of = |path: &Path| {
+        let package =
+            pkgward_package::deb::read(path, &pkgward_package::model::Limits::default()).unwrap();
+        serde_json::to_value(pkgward_policy::footprint::footprint(&package, &[])).unwrap()
+    };
+    let hello = footprint_of(&setup.path("hello_1.0_amd64.deb"));
+    assert!(pkgward_attest::coverage::json_covers(
+        &statement.predicate.footprint,
+        &hello
+    ));
+    let sneaky = footprint_of(&example("pkgward-sneaky-cron_0.9-1_all.deb"));
+    assert!(!pkgward_attest::coverage::json_covers(
+        &statement.predicate.footprint,
+        &sneaky
+    ));
+}
