@@ -1,1 +1,13 @@
-//! Declarative actions: sysusers.d, systemd units, tmpfiles.d parsers and checkers, maintainer-script classifier. Pure.
+//! Declarative actions: sysusers.d, systemd units, tmpfiles.d and
+//! alternatives parsers and checkers, and the maintainer-script classifier.
+//!
+//! Architecture Invariant: this crate is pure. It never reads the
+//! environment, runs a process or writes a file; every function takes bytes
+//! and grant inputs and returns plain data (refusals, edit plans, symlink
+//! lists, classifications) that `pkgward-engine` applies later through
+//! directory file descriptors.
+
+pub mod refusal;
+pub mod sysusers;
+
+pub use refusal::Refusal;
