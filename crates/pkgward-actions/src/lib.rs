@@ -8,6 +8,8 @@
 //! directory file descriptors.
 
 pub mod refusal;
+pub mod scripts;
+pub mod shell;
 pub mod sysusers;
 
 pub use refusal::Refusal;

@@ -29,12 +29,15 @@ struct Cli {
 enum Command {
     /// Show a package's metadata, relations, scripts, conffiles and entries.
     Inspect(commands::inspect::Args),
+    /// Classify the maintainer scripts of every `.deb` in a directory.
+    AuditScripts(commands::audit_scripts::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => commands::inspect::run(&args),
+        Command::AuditScripts(args) => commands::audit_scripts::run(&args),
     };
     match result {
         Ok(code) => code,
