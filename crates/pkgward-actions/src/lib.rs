@@ -11,5 +11,6 @@ pub mod refusal;
 pub mod scripts;
 pub mod shell;
 pub mod sysusers;
+pub mod units;
 
 pub use refusal::Refusal;
