@@ -11,6 +11,7 @@ pub mod refusal;
 pub mod scripts;
 pub mod shell;
 pub mod sysusers;
+pub mod tmpfiles;
 pub mod units;
 
 pub use refusal::Refusal;

@@ -495,11 +495,12 @@ fn locate(path: &str) -> UnitLocation {
     }
     match &components[position + 1..] {
         [file] => UnitLocation::Unit((*file).to_owned()),
-        [directory, _file] if directory.len() > 2 && directory.ends_with(".d") => {
-            UnitLocation::DropIn {
-                unit: directory[..directory.len() - 2].to_owned(),
-            }
-        }
+        [directory, _file] => match directory.strip_suffix(".d") {
+            Some(unit) if !unit.is_empty() => UnitLocation::DropIn {
+                unit: unit.to_owned(),
+            },
+            _ => UnitLocation::Other,
+        },
         _ => UnitLocation::Other,
     }
 }
