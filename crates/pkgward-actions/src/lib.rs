@@ -7,6 +7,7 @@
 //! lists, classifications) that `pkgward-engine` applies later through
 //! directory file descriptors.
 
+pub mod alternatives;
 pub mod refusal;
 pub mod scripts;
 pub mod shell;
