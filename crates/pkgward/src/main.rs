@@ -31,6 +31,12 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Classify the maintainer scripts of every `.deb` in a directory.
     AuditScripts(commands::audit_scripts::Args),
+    /// Create an ed25519 verifier key pair.
+    Keygen(commands::keygen::Args),
+    /// Sign an attestation (DSSE, in-toto Statement v1) about a package.
+    Attest(commands::attest::Args),
+    /// Check attestations for a package against trusted keys and a threshold.
+    VerifyAttestation(commands::verify_attestation::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +44,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => commands::inspect::run(&args),
         Command::AuditScripts(args) => commands::audit_scripts::run(&args),
+        Command::Keygen(args) => commands::keygen::run(&args),
+        Command::Attest(args) => commands::attest::run(&args),
+        Command::VerifyAttestation(args) => commands::verify_attestation::run(&args),
     };
     match result {
         Ok(code) => code,

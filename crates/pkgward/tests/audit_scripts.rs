@@ -1,6 +1,6 @@
 //! `pkgward audit-scripts` over the shared corpus: the measured share of
 //! packages whose maintainer scripts are fully declarative. Skips loudly when
-//! the corpus or `dpkg-deb` is absent.
+//! the corpus is absent.
 #![allow(clippy::print_stderr)]
 
 use std::path::PathBuf;

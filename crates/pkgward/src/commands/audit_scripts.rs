@@ -3,18 +3,19 @@
 //! declarative, the per-idiom counts and the largest residue categories.
 //! This is the rerunnable command behind `docs/script-translation.md`.
 //!
-//! The control member is extracted with the peer tool `dpkg-deb -e` into a
-//! temporary directory (the pure `.deb` reader lands separately); only the
-//! four dpkg maintainer scripts (`preinst`, `postinst`, `prerm`, `postrm`)
-//! are counted — `config` is a debconf script, reported apart.
+//! Packages are read with `pkgward_package::deb::read` (nothing is
+//! unpacked, no process runs); only the four dpkg maintainer scripts
+//! (`preinst`, `postinst`, `prerm`, `postrm`) are counted — `config` is a
+//! debconf script and is left out of the figure.
 
 use anyhow::Context as _;
 use pkgward_actions::scripts::{classify_script, Classification, ScriptContext, ScriptReport};
+use pkgward_package::{Limits, ScriptName};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,7 +29,12 @@ pub struct Args {
     pub details: bool,
 }
 
-const SCRIPT_NAMES: [&str; 4] = ["preinst", "postinst", "prerm", "postrm"];
+const SCRIPT_NAMES: [ScriptName; 4] = [
+    ScriptName::Preinst,
+    ScriptName::Postinst,
+    ScriptName::Prerm,
+    ScriptName::Postrm,
+];
 
 #[derive(Debug, Serialize)]
 struct PackageResult {
@@ -52,31 +58,6 @@ struct Summary {
     packages: Vec<PackageResult>,
 }
 
-fn control_field(control: &str, field: &str) -> Option<String> {
-    control.lines().find_map(|line| {
-        line.strip_prefix(field)
-            .and_then(|rest| rest.strip_prefix(':'))
-            .map(|value| value.trim().to_owned())
-    })
-}
-
-fn extract_control(deb: &Path, into: &Path) -> anyhow::Result<()> {
-    let output = Command::new("dpkg-deb")
-        .arg("-e")
-        .arg(deb)
-        .arg(into)
-        .output()
-        .context("cannot run `dpkg-deb` (install the `dpkg` package)")?;
-    if !output.status.success() {
-        anyhow::bail!(
-            "`dpkg-deb -e {}` failed: {}",
-            deb.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(())
-}
-
 fn audit(directory: &Path) -> anyhow::Result<Summary> {
     let mut debs: Vec<PathBuf> = fs_err::read_dir(directory)?
         .filter_map(Result::ok)
@@ -87,25 +68,21 @@ fn audit(directory: &Path) -> anyhow::Result<Summary> {
     if debs.is_empty() {
         anyhow::bail!("no `.deb` files in `{}`", directory.display());
     }
-    let temp = tempfile::tempdir().context("cannot create a temporary directory")?;
     let mut packages = Vec::new();
-    for (index, deb) in debs.iter().enumerate() {
-        let control_dir = temp.path().join(index.to_string());
-        extract_control(deb, &control_dir)?;
-        let control = fs_err::read_to_string(control_dir.join("control"))?;
-        let package =
-            control_field(&control, "Package").unwrap_or_else(|| deb.display().to_string());
+    let limits = Limits::default();
+    for deb in &debs {
+        let package = pkgward_package::deb::read(deb, &limits)
+            .with_context(|| format!("cannot read `{}`", deb.display()))?;
         let context = ScriptContext {
-            package: package.clone(),
+            package: package.name.clone(),
         };
         let mut scripts = Vec::new();
         for name in SCRIPT_NAMES {
-            let path = control_dir.join(name);
-            if path.exists() {
-                let bytes = fs_err::read(&path)?;
-                scripts.push(classify_script(name, &bytes, &context));
+            if let Some(script) = package.scripts.iter().find(|script| script.name == name) {
+                scripts.push(classify_script(name.as_str(), &script.bytes, &context));
             }
         }
+        let package = package.name;
         if scripts.is_empty() {
             continue;
         }
