@@ -29,6 +29,8 @@ struct Cli {
 enum Command {
     /// Show a package's metadata, relations, scripts, conffiles and entries.
     Inspect(commands::inspect::Args),
+    /// Classify the maintainer scripts of every `.deb` in a directory.
+    AuditScripts(commands::audit_scripts::Args),
     /// Create an ed25519 verifier key pair.
     Keygen(commands::keygen::Args),
     /// Sign an attestation (DSSE, in-toto Statement v1) about a package.
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => commands::inspect::run(&args),
+        Command::AuditScripts(args) => commands::audit_scripts::run(&args),
         Command::Keygen(args) => commands::keygen::run(&args),
         Command::Attest(args) => commands::attest::run(&args),
         Command::VerifyAttestation(args) => commands::verify_attestation::run(&args),

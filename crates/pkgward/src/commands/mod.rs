@@ -2,6 +2,7 @@
 //! `run(&Args) -> anyhow::Result<ExitCode>`.
 
 pub mod attest;
+pub mod audit_scripts;
 pub mod inspect;
 pub mod keygen;
 pub mod verify_attestation;
