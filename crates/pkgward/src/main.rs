@@ -29,16 +29,6 @@ struct Cli {
 enum Command {
     /// Show a package's metadata, relations, scripts, conffiles and entries.
     Inspect(commands::inspect::Args),
-    /// Classify the maintainer scripts of every `.deb` in a directory.
-    AuditScripts(commands::audit_scripts::Args),
-    /// Create an ed25519 verifier key pair.
-    Keygen(commands::keygen::Args),
-    /// Sign an attestation (DSSE, in-toto Statement v1) about a package.
-    Attest(commands::attest::Args),
-    /// Check attestations for a package against trusted keys and a threshold.
-    VerifyAttestation(commands::verify_attestation::Args),
-    /// Run a command in the sandbox used for maintainer scripts.
-    Sandbox(commands::sandbox::Args),
     /// Install or upgrade packages into a root (`--dry-run` prints the plan).
     Install(commands::install::Args),
     /// Remove packages (`--purge` also deletes modified conffiles).
@@ -53,6 +43,16 @@ enum Command {
     Check(commands::check::Args),
     /// Finish or undo an interrupted transaction.
     Recover(commands::recover::Args),
+    /// Classify the maintainer scripts of every `.deb` in a directory.
+    AuditScripts(commands::audit_scripts::Args),
+    /// Create an ed25519 verifier key pair.
+    Keygen(commands::keygen::Args),
+    /// Sign an attestation (DSSE, in-toto Statement v1) about a package.
+    Attest(commands::attest::Args),
+    /// Check attestations for a package against trusted keys and a threshold.
+    VerifyAttestation(commands::verify_attestation::Args),
+    /// Run a command in the sandbox used for maintainer scripts.
+    Sandbox(commands::sandbox::Args),
 }
 
 fn main() -> ExitCode {
@@ -64,11 +64,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => commands::inspect::run(&args),
-        Command::AuditScripts(args) => commands::audit_scripts::run(&args),
-        Command::Keygen(args) => commands::keygen::run(&args),
-        Command::Attest(args) => commands::attest::run(&args),
-        Command::VerifyAttestation(args) => commands::verify_attestation::run(&args),
-        Command::Sandbox(args) => commands::sandbox::run(&args),
         Command::Install(args) => commands::install::run(&args),
         Command::Remove(args) => commands::remove::run(&args),
         Command::List(args) => commands::list::run(&args),
@@ -76,6 +71,11 @@ fn main() -> ExitCode {
         Command::Owner(args) => commands::owner::run(&args),
         Command::Check(args) => commands::check::run(&args),
         Command::Recover(args) => commands::recover::run(&args),
+        Command::AuditScripts(args) => commands::audit_scripts::run(&args),
+        Command::Keygen(args) => commands::keygen::run(&args),
+        Command::Attest(args) => commands::attest::run(&args),
+        Command::VerifyAttestation(args) => commands::verify_attestation::run(&args),
+        Command::Sandbox(args) => commands::sandbox::run(&args),
     };
     match result {
         Ok(code) => code,
