@@ -43,9 +43,24 @@ enum Command {
     Check(commands::check::Args),
     /// Finish or undo an interrupted transaction.
     Recover(commands::recover::Args),
+    /// Classify the maintainer scripts of every `.deb` in a directory.
+    AuditScripts(commands::audit_scripts::Args),
+    /// Create an ed25519 verifier key pair.
+    Keygen(commands::keygen::Args),
+    /// Sign an attestation (DSSE, in-toto Statement v1) about a package.
+    Attest(commands::attest::Args),
+    /// Check attestations for a package against trusted keys and a threshold.
+    VerifyAttestation(commands::verify_attestation::Args),
+    /// Run a command in the sandbox used for maintainer scripts.
+    Sandbox(commands::sandbox::Args),
 }
 
 fn main() -> ExitCode {
+    // The sandbox re-executes this binary as its helper; that copy must not
+    // parse arguments or start threads (see pkgward-sandbox's helper module).
+    if let Some(code) = pkgward_sandbox::run_helper_if_requested() {
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => commands::inspect::run(&args),
@@ -56,6 +71,11 @@ fn main() -> ExitCode {
         Command::Owner(args) => commands::owner::run(&args),
         Command::Check(args) => commands::check::run(&args),
         Command::Recover(args) => commands::recover::run(&args),
+        Command::AuditScripts(args) => commands::audit_scripts::run(&args),
+        Command::Keygen(args) => commands::keygen::run(&args),
+        Command::Attest(args) => commands::attest::run(&args),
+        Command::VerifyAttestation(args) => commands::verify_attestation::run(&args),
+        Command::Sandbox(args) => commands::sandbox::run(&args),
     };
     match result {
         Ok(code) => code,
