@@ -1064,15 +1064,6 @@ fn corrupted_compression_checksum_after_the_tar_end_is_detected() {
 
 #[test]
 fn callback_error_stops_the_stream_without_waiting_for_the_rest() {
-    // Enough data that the decompressor thread is still producing when the
-    // callback gives up: the reader must stop it and return the error.
-    let mut tar = TarBuilder::new();
-    tar.file("./first", 0o644, b"stop here");
-    tar.file("./big", 0o644, &vec![0x5a; 8 << 20]);
-    let bytes = deb_with_data(&tar.finish(), Compression::Xz);
-    let mut file = tempfile::NamedTempFile::new().expect("temp file");
-    file.write_all(&bytes).expect("write");
-
     #[derive(Debug)]
     enum Outcome {
         Stopped(String),
@@ -1083,6 +1074,15 @@ fn callback_error_stops_the_stream_without_waiting_for_the_rest() {
             Self::Read(error)
         }
     }
+    // Enough data that the decompressor thread is still producing when the
+    // callback gives up: the reader must stop it and return the error.
+    let mut tar = TarBuilder::new();
+    tar.file("./first", 0o644, b"stop here");
+    tar.file("./big", 0o644, &vec![0x5a; 8 << 20]);
+    let bytes = deb_with_data(&tar.finish(), Compression::Xz);
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    file.write_all(&bytes).expect("write");
+
     let mut visited = 0;
     let result = deb::for_each_data_entry(file.path(), &Limits::default(), |entry, _| {
         visited += 1;
