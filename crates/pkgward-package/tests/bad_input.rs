@@ -1091,3 +1091,40 @@ fn callback_error_stops_the_stream_without_waiting_for_the_rest() {
     assert!(matches!(result, Err(Outcome::Stopped(path)) if path == "/first"));
     assert_eq!(visited, 1);
 }
+
+#[test]
+fn case17_pax_records_that_readers_resolve_differently_are_refused() {
+    // Duplicate `size`: the tar crate would take the first, GNU tar the last.
+    let mut tar = TarBuilder::new();
+    tar.pax(&[("size", b"8"), ("size", b"2048")])
+        .file("./dup-size", 0o644, b"harmless");
+    let error = refused(&data_deb(&tar));
+    assert_names(&error, "data.tar.gz", Some("./dup-size"));
+    assert!(
+        matches!(&*error.problem, Problem::AmbiguousPax { reason } if reason.contains("twice")),
+        "{error}"
+    );
+
+    // Garbage `size`: the tar crate would silently fall back to the header.
+    let mut tar = TarBuilder::new();
+    tar.pax(&[("size", b"2048junk")])
+        .file("./bad-size", 0o644, b"harmless");
+    let error = refused(&data_deb(&tar));
+    assert_names(&error, "data.tar.gz", Some("./bad-size"));
+    assert!(
+        matches!(&*error.problem, Problem::AmbiguousPax { reason } if reason.contains("not a decimal")),
+        "{error}"
+    );
+
+    // A GNU long name and a PAX path naming different files.
+    let mut tar = TarBuilder::new();
+    tar.gnu_long_name(b"./usr/share/doc/harmless")
+        .pax(&[("path", b"./etc/cron.d/evil")])
+        .file("./short", 0o644, b"x");
+    let error = refused(&data_deb(&tar));
+    assert_names(&error, "data.tar.gz", Some("./usr/share/doc/harmless"));
+    assert!(
+        matches!(&*error.problem, Problem::AmbiguousPax { reason } if reason.contains("`path`")),
+        "{error}"
+    );
+}
