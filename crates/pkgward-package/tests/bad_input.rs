@@ -1128,3 +1128,46 @@ fn case17_pax_records_that_readers_resolve_differently_are_refused() {
         "{error}"
     );
 }
+
+#[test]
+fn global_pax_headers_and_unknown_types_are_refused() {
+    // A global header (`g`) would rename every later entry for Python's
+    // tarfile but is ignored by the tar crate: refuse rather than guess.
+    for type_byte in [b'g', b'7', b'V'] {
+        let mut tar = TarBuilder::new();
+        tar.entry(&RawHeader::other(b"./odd", type_byte), &[])
+            .file("./a", 0o644, b"x");
+        let error = refused(&data_deb(&tar));
+        assert_eq!(error.member.as_deref(), Some("data.tar.gz"));
+        assert!(
+            matches!(&*error.problem, Problem::UnsupportedEntryType { type_byte: found } if *found == char::from(type_byte).to_string()),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn owner_names_with_control_characters_are_refused() {
+    let mut tar = TarBuilder::new();
+    tar.pax(&[("uname", b"root\x1b[2Jforged")])
+        .file("./a", 0o644, b"x");
+    let error = refused(&data_deb(&tar));
+    assert_names(&error, "data.tar.gz", Some("./a"));
+    assert!(
+        matches!(&*error.problem, Problem::BadOwnerName { .. }),
+        "{error}"
+    );
+    assert!(!error.to_string().contains('\x1b'));
+
+    // A newline inside a PAX value is a malformed record for the tar crate
+    // (it splits records on newlines), so it is refused one layer earlier.
+    let mut tar = TarBuilder::new();
+    tar.pax(&[("uname", b"root\nforged: line")])
+        .file("./a", 0o644, b"x");
+    let error = refused(&data_deb(&tar));
+    assert_names(&error, "data.tar.gz", Some("./a"));
+    assert!(
+        matches!(&*error.problem, Problem::MalformedTar { .. }),
+        "{error}"
+    );
+}
