@@ -64,6 +64,8 @@ impl std::error::Error for ReadError {
 pub enum Problem {
     #[error("cannot read the file")]
     Io(#[source] io::Error),
+    #[error("not a regular file")]
+    NotARegularFile,
     #[error("not a .deb: the file does not start with the `!<arch>` ar magic")]
     NotAnArArchive,
     #[error("the archive is truncated ({what})")]
@@ -648,7 +650,21 @@ fn walk<E>(
         member: None,
         entry: None,
     };
+    // Refuse FIFOs, devices and directories before opening: opening a FIFO
+    // for reading blocks until a writer appears (THREATS 10: never block on
+    // a FIFO), and a device could be endless. Checked again on the open file.
+    let metadata =
+        std::fs::metadata(artifact).map_err(|error| location.error(Problem::Io(error)))?;
+    if !metadata.is_file() {
+        return Err(location.error(Problem::NotARegularFile).into());
+    }
     let file = File::open(artifact).map_err(|error| location.error(Problem::Io(error)))?;
+    let metadata = file
+        .metadata()
+        .map_err(|error| location.error(Problem::Io(error)))?;
+    if !metadata.is_file() {
+        return Err(location.error(Problem::NotARegularFile).into());
+    }
     let mut reader = ArtifactReader {
         inner: BufReader::with_capacity(64 * 1024, file),
         hasher: Sha256::new(),

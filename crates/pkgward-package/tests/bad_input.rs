@@ -1171,3 +1171,26 @@ fn owner_names_with_control_characters_are_refused() {
         "{error}"
     );
 }
+
+#[test]
+fn directories_and_fifos_are_refused_without_blocking() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let error = deb::read(dir.path(), &Limits::default()).expect_err("a directory");
+    assert!(
+        matches!(&*error.problem, Problem::NotARegularFile),
+        "{error}"
+    );
+
+    let fifo = dir.path().join("fifo.deb");
+    match std::process::Command::new("mkfifo").arg(&fifo).status() {
+        Ok(status) if status.success() => {
+            // Would block forever in open() without the check.
+            let error = deb::read(&fifo, &Limits::default()).expect_err("a FIFO");
+            assert!(
+                matches!(&*error.problem, Problem::NotARegularFile),
+                "{error}"
+            );
+        }
+        other => eprintln!("SKIPPED FIFO part: `mkfifo` unavailable ({other:?})"),
+    }
+}
