@@ -35,6 +35,14 @@ enum Command {
     Attest(commands::attest::Args),
     /// Check attestations for a package against trusted keys and a threshold.
     VerifyAttestation(commands::verify_attestation::Args),
+    /// Check every entry and declared action of packages against the policy.
+    Verify(commands::verify::Args),
+    /// Explain the decision for one path or capability of a package.
+    Explain(commands::explain::Args),
+    /// Show packages' footprints; optionally write least-privilege grants.
+    Audit(commands::audit::Args),
+    /// Show the effective policy, the embedded default, or the catalog.
+    Policy(commands::policy::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +52,10 @@ fn main() -> ExitCode {
         Command::Keygen(args) => commands::keygen::run(&args),
         Command::Attest(args) => commands::attest::run(&args),
         Command::VerifyAttestation(args) => commands::verify_attestation::run(&args),
+        Command::Verify(args) => commands::verify::run(&args),
+        Command::Explain(args) => commands::explain::run(&args),
+        Command::Audit(args) => commands::audit::run(&args),
+        Command::Policy(args) => commands::policy::run(&args),
     };
     match result {
         Ok(code) => code,
