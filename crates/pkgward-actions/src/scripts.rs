@@ -323,7 +323,6 @@ const QUERY_COMMANDS: &[&str] = &[
     "locale",
     "sleep",
     "aa-enabled",
-    "env",
     "logger",
     "df",
     "tty",
@@ -351,7 +350,6 @@ const SHELL_BUILTINS: &[&str] = &[
     "local",
     "export",
     "unset",
-    "trap",
     "wait",
     "read",
     "readonly",
@@ -559,7 +557,16 @@ pub fn classify_script(name: &str, bytes: &[u8], context: &ScriptContext) -> Scr
         positional_bound: false,
     };
     interpreter.run_list(&list, &mut environment, None);
-    report.recognised = interpreter.recognised;
+    // A line visited several times (function bodies, unrolled loops) counts
+    // once per distinct action.
+    let mut seen_recognised = BTreeSet::new();
+    report.recognised = interpreter
+        .recognised
+        .into_iter()
+        .filter(|item| {
+            seen_recognised.insert((item.line, item.idiom.clone(), format!("{:?}", item.action)))
+        })
+        .collect();
     let mut seen = BTreeSet::new();
     report.residue = interpreter
         .residue
@@ -1179,13 +1186,21 @@ impl Interpreter<'_> {
             .collect();
         let name = command_name(name);
         match name {
+            // `sed -i`, and the `e` (execute) and `w FILE` (write) commands
+            // or flags, have effects; plain filtering does not.
             "sed" => !arguments.iter().any(|a| {
                 a.starts_with("-i")
                     || a.starts_with("--in-place")
                     || a.ends_with(",e")
-                    || a.contains("/e'")
                     || a.ends_with("/e")
+                    || a.contains("/e;")
+                    || a.contains("/w ")
+                    || a.contains(",w ")
+                    || a.starts_with("w ")
+                    || a.starts_with("e ")
             }),
+            // `env` alone prints the environment; with arguments it runs a command.
+            "env" | "printenv" => arguments.iter().all(|a| a.starts_with('-') && *a != "-"),
             "awk" | "mawk" | "gawk" => !arguments
                 .iter()
                 .any(|a| a.contains("system(") || a.contains("print >") || a.contains("printf >")),
@@ -1467,6 +1482,16 @@ impl Interpreter<'_> {
                 }
             }
             self.recognise(line, name.clone(), None);
+            return;
+        }
+        if name == "trap" {
+            // A trap handler runs arbitrary code later; only resetting is inert.
+            let handler = words_vec.get(1).and_then(Word::literal);
+            if words_vec.len() <= 1 || matches!(handler.as_deref(), Some("" | "-")) {
+                self.recognise(line, "trap reset", None);
+            } else {
+                self.residue(line, "trap handler", text);
+            }
             return;
         }
         if SHELL_BUILTINS.contains(&name.as_str()) {

@@ -312,3 +312,26 @@ fn substitution_output_with_unknown_parts_is_not_used() {
         Classification::FullyDeclarative
     );
 }
+
+#[test]
+fn wrappers_that_run_commands_are_not_queries() {
+    for source in [
+        "#!/bin/sh\ntrap 'rm -rf /srv/data' EXIT\n",
+        "#!/bin/sh\nenv FOO=1 modprobe evil\n",
+        "#!/bin/sh\nsed -n 's/a/b/w /etc/shadow' /etc/passwd\n",
+        "#!/bin/sh\nsed -i 's/a/b/' /etc/passwd\n",
+        "#!/bin/sh\neval \"$1\"\n",
+        "#!/bin/sh\nrm() { curl -s http://example.invalid; }\nrm -f /x\n",
+    ] {
+        let report = classify(source);
+        assert_ne!(
+            report.classification,
+            Classification::FullyDeclarative,
+            "{source:?} was laundered: {report:#?}"
+        );
+    }
+    assert_eq!(
+        classify("#!/bin/sh\ntrap - EXIT\nsed -n '/x/p' /etc/passwd\n").classification,
+        Classification::FullyDeclarative
+    );
+}
