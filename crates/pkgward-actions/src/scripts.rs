@@ -543,6 +543,7 @@ pub fn classify_script(name: &str, bytes: &[u8], context: &ScriptContext) -> Scr
         residue: Vec::new(),
         depth: 0,
         output: None,
+        steps: 0,
     };
     let mut environment = Environment {
         variables: BTreeMap::from([
@@ -604,7 +605,13 @@ struct Interpreter<'a> {
     depth: usize,
     /// When evaluating a command substitution: what `echo` printed.
     output: Option<String>,
+    /// Commands interpreted so far; unrolled loops and function calls are
+    /// bounded by [`STEP_BUDGET`] so a hostile script cannot stall an audit.
+    steps: usize,
 }
+
+/// The most commands one script's interpretation may visit.
+const STEP_BUDGET: usize = 20_000;
 
 /// Lines fed to a `while read` loop from a here-document.
 type StandardInput<'s> = Option<&'s str>;
@@ -777,6 +784,17 @@ impl Interpreter<'_> {
         input: StandardInput<'_>,
         condition: bool,
     ) {
+        self.steps += 1;
+        if self.steps > STEP_BUDGET {
+            if self.steps == STEP_BUDGET + 1 {
+                self.residue(
+                    command.line(),
+                    "script too complex to analyse",
+                    "step budget exhausted",
+                );
+            }
+            return;
+        }
         match command {
             Command::Simple(simple) => self.run_simple(simple, environment, input, condition),
             Command::If {
@@ -1109,6 +1127,7 @@ impl Interpreter<'_> {
             residue: Vec::new(),
             depth: self.depth + 1,
             output: Some(String::new()),
+            steps: 0,
         };
         let mut inner = environment.clone();
         probe.run_list(&list, &mut inner, None);
@@ -1133,6 +1152,7 @@ impl Interpreter<'_> {
                         residue: Vec::new(),
                         depth: self.depth + 1,
                         output: None,
+                        steps: 0,
                     };
                     let mut inner = environment.clone();
                     probe.run_list(&list, &mut inner, None);
@@ -1769,6 +1789,7 @@ impl Interpreter<'_> {
                             residue: Vec::new(),
                             depth: self.depth + 1,
                             output: None,
+                            steps: 0,
                         };
                         let mut inner = environment.clone();
                         probe.run_list(&list, &mut inner, None);

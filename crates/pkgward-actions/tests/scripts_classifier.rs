@@ -335,3 +335,24 @@ fn wrappers_that_run_commands_are_not_queries() {
         Classification::FullyDeclarative
     );
 }
+
+#[test]
+fn exponential_unrolling_is_bounded() {
+    // 64^4 iterations if unrolled naively: the budget turns it into residue.
+    let words = (0..64)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let source = format!("#!/bin/sh\nfor a in {words}; do for b in {words}; do for c in {words}; do for d in {words}; do rm -f /srv/$a$b$c$d; done; done; done; done\n");
+    let start = std::time::Instant::now();
+    let report = classify(&source);
+    assert!(
+        report
+            .residue
+            .iter()
+            .any(|r| r.category == "script too complex to analyse"),
+        "{:?}",
+        report.residue
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(60));
+}
