@@ -411,8 +411,14 @@ impl Read for MeteredReader<'_> {
         let count = match self.inner.read(buffer) {
             Ok(count) => count,
             Err(error) => {
-                let problem = classify_decompression_error(&error, self.compression, self.limits);
-                *self.meter.failure.borrow_mut() = Some(problem);
+                let mut failure = self.meter.failure.borrow_mut();
+                if failure.is_none() {
+                    *failure = Some(classify_decompression_error(
+                        &error,
+                        self.compression,
+                        self.limits,
+                    ));
+                }
                 return Err(error);
             }
         };
@@ -514,6 +520,101 @@ fn decompressor<'a>(
         }
         Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(input)),
     })
+}
+
+/// Decompressed bytes travel from the decompressor thread in chunks of this size.
+const PIPELINE_CHUNK: usize = 128 * 1024;
+/// Chunks in flight: bounds the pipeline's memory to about 0.5 MiB.
+const PIPELINE_DEPTH: usize = 4;
+
+/// Run the decompressor (and, through the member reader, the artifact
+/// hasher) on its own thread, so decompression overlaps tar parsing and
+/// content hashing — the same split as dpkg-deb's decompressor process
+/// feeding `tar`. The returned reader yields the decompressed bytes; a
+/// decompressor failure is recorded in `meter` and surfaces as a read error.
+/// If the reader is dropped early, the thread stops at its next chunk.
+fn spawn_decompressor<'scope, 'meter>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    compression: Compression,
+    input: impl Read + Send + 'scope,
+    limits: &'scope Limits,
+    meter: &'meter StreamMeter,
+) -> ChannelReader<'meter> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(PIPELINE_DEPTH);
+    scope.spawn(move || {
+        let mut decoder = match decompressor(compression, input, limits) {
+            Ok(decoder) => decoder,
+            Err(problem) => {
+                let _ = sender.send(Err(problem));
+                return;
+            }
+        };
+        loop {
+            let mut chunk = vec![0u8; PIPELINE_CHUNK];
+            let mut filled = 0;
+            let mut failure = None;
+            while filled < chunk.len() {
+                match decoder.read(&mut chunk[filled..]) {
+                    Ok(0) => break,
+                    Ok(count) => filled += count,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    Err(error) => {
+                        failure = Some(classify_decompression_error(&error, compression, limits));
+                        break;
+                    }
+                }
+            }
+            chunk.truncate(filled);
+            // A send only fails when the reader is gone: stop quietly.
+            if filled > 0 && sender.send(Ok(chunk)).is_err() {
+                return;
+            }
+            if let Some(problem) = failure {
+                let _ = sender.send(Err(problem));
+                return;
+            }
+            if filled < PIPELINE_CHUNK {
+                return;
+            }
+        }
+    });
+    ChannelReader {
+        receiver,
+        current: Vec::new(),
+        position: 0,
+        meter,
+    }
+}
+
+/// The consuming end of [`spawn_decompressor`].
+struct ChannelReader<'meter> {
+    receiver: std::sync::mpsc::Receiver<Result<Vec<u8>, Problem>>,
+    current: Vec<u8>,
+    position: usize,
+    meter: &'meter StreamMeter,
+}
+
+impl Read for ChannelReader<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        while self.position == self.current.len() {
+            match self.receiver.recv() {
+                Ok(Ok(chunk)) => {
+                    self.current = chunk;
+                    self.position = 0;
+                }
+                Ok(Err(problem)) => {
+                    *self.meter.failure.borrow_mut() = Some(problem);
+                    return Err(io::Error::other("decompression failed"));
+                }
+                // The decompressor thread finished: end of stream.
+                Err(std::sync::mpsc::RecvError) => return Ok(0),
+            }
+        }
+        let count = buffer.len().min(self.current.len() - self.position);
+        buffer[..count].copy_from_slice(&self.current[self.position..self.position + count]);
+        self.position += count;
+        Ok(count)
+    }
 }
 
 /// Where we are in dpkg's member order.
@@ -723,15 +824,26 @@ fn tar_problem(error: &io::Error, meter: &StreamMeter) -> Problem {
 }
 
 fn read_control_member<E>(
-    member: &mut impl Read,
+    member: &mut (impl Read + Send),
+    compression: Compression,
+    limits: &Limits,
+    meter: &StreamMeter,
+    location: &mut Location<'_>,
+) -> Result<ControlData, WalkError<E>> {
+    std::thread::scope(|scope| {
+        let decompressed = spawn_decompressor(scope, compression, member, limits, meter);
+        read_control_tar(Box::new(decompressed), compression, limits, meter, location)
+    })
+}
+
+fn read_control_tar<E>(
+    decompressed: Box<dyn Read + '_>,
     compression: Compression,
     limits: &Limits,
     meter: &StreamMeter,
     location: &mut Location<'_>,
 ) -> Result<ControlData, WalkError<E>> {
     let consumed = Cell::new(0);
-    let decompressed =
-        decompressor(compression, member, limits).map_err(|problem| location.error(problem))?;
     let metered = MeteredReader {
         inner: decompressed,
         meter,
@@ -799,6 +911,7 @@ fn read_control_member<E>(
     location.entry = None;
     check_end_of_archive(consumed.get(), end_of_last_entry)
         .map_err(|problem| location.error(problem))?;
+    finish_stream(archive.into_inner(), meter).map_err(|problem| location.error(problem))?;
     if control.fields.is_none() {
         location.entry = Some("./control".to_owned());
         return Err(location
@@ -1078,7 +1191,33 @@ fn owner_name(
 
 #[allow(clippy::too_many_arguments)]
 fn read_data_member<E>(
-    member: &mut impl Read,
+    member: &mut (impl Read + Send),
+    compression: Compression,
+    limits: &Limits,
+    meter: &StreamMeter,
+    location: &mut Location<'_>,
+    entries: &mut Vec<Entry>,
+    installed_size: &mut u64,
+    visit: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
+) -> Result<(), WalkError<E>> {
+    std::thread::scope(|scope| {
+        let decompressed = spawn_decompressor(scope, compression, member, limits, meter);
+        read_data_tar(
+            Box::new(decompressed),
+            compression,
+            limits,
+            meter,
+            location,
+            entries,
+            installed_size,
+            visit,
+        )
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_data_tar<E>(
+    decompressed: Box<dyn Read + '_>,
     compression: Compression,
     limits: &Limits,
     meter: &StreamMeter,
@@ -1088,8 +1227,6 @@ fn read_data_member<E>(
     visit: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
 ) -> Result<(), WalkError<E>> {
     let consumed = Cell::new(0);
-    let decompressed =
-        decompressor(compression, member, limits).map_err(|problem| location.error(problem))?;
     let metered = MeteredReader {
         inner: decompressed,
         meter,
@@ -1287,6 +1424,16 @@ fn read_data_member<E>(
     }
     check_end_of_archive(consumed.get(), end_of_last_entry)
         .map_err(|problem| location.error(problem))?;
+    finish_stream(archive.into_inner(), meter).map_err(|problem| location.error(problem))?;
+    Ok(())
+}
+
+/// Decompress to the end of the stream after the tar end-of-archive block,
+/// so the compressor's own integrity check (xz and gzip CRCs, zstd checksum)
+/// is verified, as dpkg's decompressor does. Still bounded by the
+/// uncompressed-size limit.
+fn finish_stream(mut rest: MeteredReader<'_>, meter: &StreamMeter) -> Result<(), Problem> {
+    io::copy(&mut rest, &mut io::sink()).map_err(|error| tar_problem(&error, meter))?;
     Ok(())
 }
 

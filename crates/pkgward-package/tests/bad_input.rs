@@ -840,21 +840,38 @@ fn case21_member_names_with_slash_or_dot_dot_are_refused() {
 #[test]
 fn case21_odd_member_without_padding_byte_is_refused() {
     let (control, data) = members();
-    // Make the data member odd-sized and drop the padding byte at the end.
-    let mut data = data;
-    if data.len() % 2 == 0 {
-        data.push(0);
-    }
+    // An odd-sized reserved member (dpkg skips `_` members) as the last
+    // member, with its padding byte cut off.
     let mut bytes = ar_archive(&[
         ("debian-binary", b"2.0\n"),
         ("control.tar.gz", &control),
         ("data.tar.gz", &data),
+        ("_extra", b"odd"),
     ]);
     assert_eq!(bytes.pop(), Some(b'\n'));
     let error = refused(&bytes);
-    assert_names(&error, "data.tar.gz", None);
+    assert_names(&error, "_extra", None);
     assert!(
         matches!(&*error.problem, Problem::MissingPadding),
+        "{error}"
+    );
+}
+
+#[test]
+fn trailing_garbage_after_the_compressed_stream_is_refused() {
+    let (control, mut data) = members();
+    data.extend_from_slice(b"garbage");
+    let error = refused(&ar_archive(&[
+        ("debian-binary", b"2.0\n"),
+        ("control.tar.gz", &control),
+        ("data.tar.gz", &data),
+    ]));
+    assert_names(&error, "data.tar.gz", None);
+    assert!(
+        matches!(
+            &*error.problem,
+            Problem::Decompression { .. } | Problem::Truncated { .. }
+        ),
         "{error}"
     );
 }
@@ -1015,4 +1032,32 @@ fn for_each_data_entry_streams_content_in_archive_order() {
     );
     assert_eq!(package.entries.len(), 3);
     assert!(package.entries[1].sha256.is_some());
+}
+
+#[test]
+fn corrupted_compression_checksum_after_the_tar_end_is_detected() {
+    let mut tar = TarBuilder::new();
+    tar.file("./a", 0o644, b"content");
+    let mut gzip = Compression::Gzip.compress(&tar.finish());
+    // The gzip trailer is CRC32 then ISIZE; the tar parser stops at the first
+    // end block, so only draining the stream finds this.
+    let crc_position = gzip.len() - 8;
+    gzip[crc_position] ^= 0xff;
+    let control = Compression::Gzip.compress(&control_tar(&control_paragraph("pkg", "1"), &[]));
+    let error = refused(&ar_archive(&[
+        ("debian-binary", b"2.0\n"),
+        ("control.tar.gz", &control),
+        ("data.tar.gz", &gzip),
+    ]));
+    assert_names(&error, "data.tar.gz", None);
+    assert!(
+        matches!(
+            &*error.problem,
+            Problem::Decompression {
+                compression: "gzip",
+                ..
+            }
+        ),
+        "{error}"
+    );
 }

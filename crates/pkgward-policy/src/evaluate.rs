@@ -116,7 +116,7 @@ pub enum Layer {
 pub struct Provenance {
     pub layer: Layer,
     /// File of the rule (`<built-in catalog>` for the catalog).
-    pub file: String,
+    pub file: Arc<str>,
     pub line: u32,
     pub column: u32,
     /// The rule, in words.
@@ -128,7 +128,7 @@ impl Provenance {
     fn at(layer: Layer, origin: &Origin, rule: String) -> Self {
         Self {
             layer,
-            file: origin.file.to_string(),
+            file: origin.file.clone(),
             line: origin.line,
             column: origin.column,
             rule,
@@ -139,7 +139,7 @@ impl Provenance {
     fn nowhere(layer: Layer, file: &str, rule: String) -> Self {
         Self {
             layer,
-            file: file.to_owned(),
+            file: Arc::from(file),
             line: 0,
             column: 0,
             rule,
@@ -150,7 +150,7 @@ impl Provenance {
     /// `file:line:column` (or just the file when there is no line).
     pub fn location(&self) -> String {
         if self.line == 0 {
-            self.file.clone()
+            self.file.to_string()
         } else {
             format!("{}:{}:{}", self.file, self.line, self.column)
         }
@@ -667,14 +667,16 @@ impl SubjectPolicy<'_> {
                 None,
             );
         }
-        let ceiling_allows = Self::covering_path(
-            &self.ceiling,
-            &self.ceiling.paths,
-            path,
-            components,
-            location,
-        )
-        .is_some();
+        let ceiling_allows = || {
+            Self::covering_path(
+                &self.ceiling,
+                &self.ceiling.paths,
+                path,
+                components,
+                location,
+            )
+            .is_some()
+        };
         let guarded_words = location.map(|l| {
             format!(
                 "guarded location `{}` ({}: {})",
@@ -684,8 +686,14 @@ impl SubjectPolicy<'_> {
         if let Some((pattern, rule)) =
             Self::covering_path(&self.grants, &self.grants.paths, path, components, location)
         {
-            if ceiling_allows {
-                let mut rule_text = format!("grant `{pattern}` covers `{path}`");
+            if ceiling_allows() {
+                // Built by hand: this is the hot path of every allowed file.
+                let mut rule_text = String::with_capacity(24 + pattern.as_str().len() + path.len());
+                rule_text.push_str("grant `");
+                rule_text.push_str(pattern.as_str());
+                rule_text.push_str("` covers `");
+                rule_text.push_str(path);
+                rule_text.push('`');
                 if let Some(words) = &guarded_words {
                     rule_text = format!("{rule_text} (names {words})");
                 }
@@ -707,7 +715,7 @@ impl SubjectPolicy<'_> {
                     !d.except.iter().any(|e| e.matches_components(components))
                 })
             {
-                if ceiling_allows {
+                if ceiling_allows() {
                     let mut because = Provenance::at(
                         Layer::Delegation,
                         &delegation.origin,

@@ -131,8 +131,19 @@ pub fn canonicalize(path: &str) -> Result<Cow<'_, str>, PathError> {
 
 /// Canonicalise, then apply the root's aliases.
 pub fn resolve(path: &str, aliases: &AliasTable) -> Result<String, PathError> {
-    let canonical = canonicalize(path)?;
-    Ok(aliases.apply(&canonical).into_owned())
+    resolve_borrowed(path, aliases).map(Cow::into_owned)
+}
+
+/// [`resolve`] without copying when the path is already canonical and no
+/// alias applies (the common case).
+pub fn resolve_borrowed<'a>(
+    path: &'a str,
+    aliases: &AliasTable,
+) -> Result<Cow<'a, str>, PathError> {
+    match canonicalize(path)? {
+        Cow::Borrowed(canonical) => Ok(aliases.apply(canonical)),
+        Cow::Owned(canonical) => Ok(Cow::Owned(aliases.apply(&canonical).into_owned())),
+    }
 }
 
 /// The key under which two names are "the same" to a human or to a

@@ -9,6 +9,41 @@
 //! 1,000-rule policy still decides a path with a handful of hash lookups.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A small, fast, non-cryptographic hasher for the prefix index (the
+/// multiply-rotate of rustc's `FxHasher`). The keys stored are
+/// policy-controlled path prefixes (packages only look them up), so flooding
+/// resistance is not needed here, and `SipHash` would dominate the cost of a
+/// decision.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PrefixHasher {
+    hash: u64,
+}
+
+impl Hasher for PrefixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().expect("8-byte chunk"));
+            self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+        }
+        for &byte in chunks.remainder() {
+            self.hash = (self.hash.rotate_left(5) ^ u64::from(byte)).wrapping_mul(SEED);
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.write(&[byte]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+type PrefixMap = HashMap<Box<str>, Vec<u32>, BuildHasherDefault<PrefixHasher>>;
 use std::fmt;
 
 /// Why a pattern text was refused.
@@ -381,14 +416,14 @@ pub fn split_path(path: &str) -> Vec<&str> {
 #[derive(Debug, Clone)]
 pub struct PatternSet<T> {
     entries: Vec<(PathPattern, T)>,
-    by_prefix: HashMap<Box<str>, Vec<u32>>,
+    by_prefix: PrefixMap,
 }
 
 impl<T> Default for PatternSet<T> {
     fn default() -> Self {
         Self {
             entries: Vec::new(),
-            by_prefix: HashMap::new(),
+            by_prefix: PrefixMap::default(),
         }
     }
 }
@@ -424,6 +459,9 @@ impl<T> PatternSet<T> {
         components: &[&str],
         mut accept: impl FnMut(&PathPattern, &T) -> bool,
     ) -> Option<&(PathPattern, T)> {
+        if self.entries.is_empty() {
+            return None;
+        }
         let mut best: Option<u32> = None;
         let mut consider = |prefix: &str| {
             if let Some(indices) = self.by_prefix.get(prefix) {

@@ -262,7 +262,7 @@ pub fn verify(
 fn canonical_provenance(rule: String) -> Provenance {
     Provenance {
         layer: Layer::Canonical,
-        file: "<path rules>".to_owned(),
+        file: std::sync::Arc::from("<path rules>"),
         line: 0,
         column: 0,
         rule,

@@ -765,7 +765,7 @@ fn delegation_carries_its_chain() {
     assert_eq!(decision.because.chain.len(), 1);
     assert!(decision.because.chain[0]
         .contains("`python3` (installed, owns `/usr/lib/python3/dist-packages`)"));
-    assert_eq!(decision.because.file, "grants.toml");
+    assert_eq!(&*decision.because.file, "grants.toml");
 }
 
 #[test]
