@@ -31,6 +31,12 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Run a command in the sandbox used for maintainer scripts.
     Sandbox(commands::sandbox::Args),
+    /// Create an ed25519 verifier key pair.
+    Keygen(commands::keygen::Args),
+    /// Sign an attestation (DSSE, in-toto Statement v1) about a package.
+    Attest(commands::attest::Args),
+    /// Check attestations for a package against trusted keys and a threshold.
+    VerifyAttestation(commands::verify_attestation::Args),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +49,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => commands::inspect::run(&args),
         Command::Sandbox(args) => commands::sandbox::run(&args),
+        Command::Keygen(args) => commands::keygen::run(&args),
+        Command::Attest(args) => commands::attest::run(&args),
+        Command::VerifyAttestation(args) => commands::verify_attestation::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -16,22 +16,27 @@ impl std::fmt::Display for Hint {
 impl std::error::Error for Hint {}
 
 /// Print an error chain to stderr.
+///
+/// A [`Hint`] attached with `.context(Hint(..))` sits in the chain as one
+/// more layer; `anyhow` exposes context values only through
+/// `Error::downcast_ref`, not through the chain's items, so the hint is
+/// found that way and its layer is left out of the causes.
 pub fn error(error: &anyhow::Error) {
-    let mut hints = Vec::new();
+    let hint = error.downcast_ref::<Hint>().map(|hint| hint.0.clone());
     let mut first = true;
     for cause in error.chain() {
-        if let Some(hint) = cause.downcast_ref::<Hint>() {
-            hints.push(hint.0.clone());
+        let text = cause.to_string();
+        if hint.as_deref() == Some(text.as_str()) {
             continue;
         }
         if first {
-            eprintln!("error: {cause}");
+            eprintln!("error: {text}");
             first = false;
         } else {
-            eprintln!("  caused by: {cause}");
+            eprintln!("  caused by: {text}");
         }
     }
-    for hint in hints {
+    if let Some(hint) = hint {
         eprintln!("hint: {hint}");
     }
 }
