@@ -21,7 +21,9 @@ pub mod verify;
 
 pub use lock::{lock, RootLock};
 pub use root::Root;
-pub use transaction::{apply, recover, ApplyOptions, ContentSource, Outcome, RecoveryReport};
+pub use transaction::{
+    apply, recover, ApplyOptions, ContentSource, Durability, Outcome, RecoveryReport,
+};
 
 use std::os::fd::OwnedFd;
 

@@ -58,8 +58,26 @@ pub trait ContentSource: Sync {
 pub struct ApplyOptions {
     /// Recorded as `installed_at` (seconds since the epoch).
     pub now: i64,
+    /// How staged files and renames are made durable before the database commit.
+    pub durability: Durability,
     /// How many packages are decompressed and staged at once.
     pub workers: usize,
+}
+
+/// How prepare and commit make their writes durable. Both give the same
+/// guarantee (everything the journal and the database refer to is on disk
+/// first); they differ in cost. `syncfs` is one call but flushes every dirty
+/// page of the filesystem, other processes' too; per-file `fsync` flushes
+/// only pkgward's files and directories (what dpkg does), which is cheaper on
+/// a filesystem that other writers keep busy (THREATS 73: measured in
+/// `docs/benchmarks.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `fsync` each staged file, then the staging directory; after the renames,
+    /// `fsync` each directory that changed.
+    FsyncEachFile,
+    /// One `syncfs` after staging and one after the renames.
+    SyncFilesystem,
 }
 
 /// What an apply did.
@@ -144,9 +162,12 @@ pub fn apply(
     )
     .and_then(|()| {
         // One flush of the whole filesystem instead of an fsync per file.
-        syncfs(&staging).map_err(|errno| {
-            EngineError::io("cannot sync the staging filesystem".to_owned(), errno)
-        })?;
+        match options.durability {
+            Durability::SyncFilesystem => syncfs(&staging),
+            // The files were fsynced as they were written; their names too now.
+            Durability::FsyncEachFile => rustix::fs::fsync(&staging),
+        }
+        .map_err(|errno| EngineError::io("cannot sync the staging directory".to_owned(), errno))?;
         failpoint("prepare-synced");
         let steps = commit_steps(plan, &accounts, &mut notices);
         preflight(root, &steps)?;
@@ -179,6 +200,7 @@ pub fn apply(
         &staging_parent,
         &record,
         "commit-step",
+        options.durability,
     )?;
     Ok(Outcome {
         transaction,
@@ -197,6 +219,7 @@ fn finish(
     staging_parent: &OwnedFd,
     record: &JournalRecord,
     step_failpoint: &str,
+    durability: Durability,
 ) -> Result<(), EngineError> {
     let staging = match openat(
         staging_parent,
@@ -221,8 +244,12 @@ fn finish(
         failpoint(step_failpoint);
     }
     failpoint("commit-steps-done");
-    syncfs(root.fd())
-        .map_err(|errno| EngineError::io("cannot sync the root filesystem".to_owned(), errno))?;
+    match durability {
+        Durability::SyncFilesystem => syncfs(root.fd()).map_err(|errno| {
+            EngineError::io("cannot sync the root filesystem".to_owned(), errno)
+        })?,
+        Durability::FsyncEachFile => sync_changed_directories(root, &record.steps)?,
+    }
     database.apply(&record.change)?;
     failpoint("commit-database");
     journal::remove(state_directory)?;
@@ -254,6 +281,8 @@ pub fn recover(
                 &staging_parent,
                 &record,
                 "recover-step",
+                // Recovery is rare: flush everything.
+                Durability::SyncFilesystem,
             )?;
             report.rolled_forward = Some(record.transaction);
         }
@@ -313,6 +342,7 @@ fn prepare(
                     package,
                     source,
                     accounts,
+                    options.durability == Durability::FsyncEachFile,
                     &mut local_notices,
                 ) {
                     first_error
@@ -345,6 +375,7 @@ fn stage_package(
     package: &PackagePlan,
     source: &dyn ContentSource,
     accounts: &Accounts,
+    fsync_each_file: bool,
     notices: &mut Vec<String>,
 ) -> Result<(), EngineError> {
     let by_shipped_path: HashMap<&str, usize> = package
@@ -383,6 +414,7 @@ fn stage_package(
                 owner.uid,
                 owner.gid,
                 &package.name,
+                fsync_each_file,
             ),
             PlacementKind::Symlink => {
                 let target = placement.target.as_deref().unwrap_or_default();
@@ -439,6 +471,8 @@ fn stage_package(
     Ok(())
 }
 
+// Each argument is one independent input of staging a file; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 fn stage_file(
     staging: &OwnedFd,
     name: &str,
@@ -447,6 +481,7 @@ fn stage_file(
     uid: u32,
     gid: u32,
     package: &str,
+    fsync_file: bool,
 ) -> Result<(), EngineError> {
     let io = |errno| EngineError::io(format!("cannot stage `{}`", placement.path), errno);
     let fd = openat(
@@ -497,6 +532,9 @@ fn stage_file(
     // stripped of setuid/setgid unless policy allowed them) is applied last.
     fchown(&file, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))).map_err(io)?;
     fchmod(&file, Mode::from_raw_mode(placement.mode & 0o7777)).map_err(io)?;
+    if fsync_file {
+        rustix::fs::fsync(&file).map_err(io)?;
+    }
     failpoint("prepare-file-staged");
     Ok(())
 }
@@ -844,6 +882,32 @@ fn file_record(package: &PackagePlan, placement: &Placement) -> FileRecord {
             }
         },
     }
+}
+
+/// `fsync`s every directory whose entries the steps changed, so the renames
+/// and removals are durable before the database commit.
+fn sync_changed_directories(root: &Root, steps: &[Step]) -> Result<(), EngineError> {
+    let mut parents = std::collections::BTreeSet::new();
+    for step in steps {
+        let path = match step {
+            Step::MakeDirectory { path, .. }
+            | Step::Place { path, .. }
+            | Step::Remove { path }
+            | Step::RemoveDirectory { path } => path,
+        };
+        if let Some((parent, _)) = crate::root::split_parent(path) {
+            parents.insert(parent.to_owned());
+        }
+    }
+    for parent in parents {
+        if let Some(directory) = root.directory(&parent, None)? {
+            let readable = reopen_readable(&directory.fd, &parent)?;
+            rustix::fs::fsync(&readable).map_err(|errno| {
+                EngineError::io(format!("cannot sync directory `{parent}`"), errno)
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Resolves `path` (creating it when `create`) and opens it readable, for

@@ -149,6 +149,7 @@ fn options() -> ApplyOptions {
     ApplyOptions {
         now: 1_700_000_000,
         workers: 2,
+        durability: pkgward_engine::Durability::FsyncEachFile,
     }
 }
 

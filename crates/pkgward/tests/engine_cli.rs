@@ -224,6 +224,43 @@ fn a_refused_install_leaves_the_root_byte_identical_and_adds_no_rows() {
 }
 
 #[test]
+fn a_policy_denial_names_the_rule_and_leaves_the_root_byte_identical() {
+    require_root!();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("var/lib")).unwrap();
+    let root_path = root_string(root.path());
+    let before = manifest(root.path());
+    let sneaky = examples().join("pkgward-sneaky-cron_0.9-1_all.deb");
+    let output = pkgward(&["install", "--root", &root_path, sneaky.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("place `/etc/cron.d/pkgward-sneaky` denied by"),
+        "{stderr}"
+    );
+    assert_eq!(manifest(root.path()), before);
+    assert!(pkgward(&["list", "--root", &root_path]).stdout.is_empty());
+    // A grants file that names the guarded location lets it in.
+    let work = tempfile::tempdir().unwrap();
+    let grants = work.path().join("grants.toml");
+    std::fs::write(
+        &grants,
+        "[[grant]]\nrepo = \"local\"\npackage = \"pkgward-sneaky-cron\"\npaths = [\"/**\"]\nguarded = [\"cron\"]\nscripts = \"sandboxed\"\n",
+    )
+    .unwrap();
+    let granted = pkgward(&[
+        "install",
+        "--root",
+        &root_path,
+        "--grants",
+        grants.to_str().unwrap(),
+        sneaky.to_str().unwrap(),
+    ]);
+    assert!(granted.status.success(), "{}", text(&granted));
+    assert!(root.path().join("etc/cron.d/pkgward-sneaky").exists());
+}
+
+#[test]
 fn dry_run_prints_the_plan_as_text_and_json_and_changes_nothing() {
     let root = tempfile::tempdir().unwrap();
     let root_path = root_string(root.path());
@@ -431,7 +468,7 @@ fn usrmerge_alias_installs_through_the_link_and_owner_finds_either_spelling() {
             name: "libmod",
             version: "1",
             control: "",
-            files: &[("/lib/security/pam_x.so", 0o644, "so")],
+            files: &[("/lib/libmod/mod.so", 0o644, "so")],
             conffiles: &[],
         },
     );
@@ -444,7 +481,7 @@ fn usrmerge_alias_installs_through_the_link_and_owner_finds_either_spelling() {
     ]);
     assert!(
         String::from_utf8_lossy(&dry.stdout)
-            .contains("resolved: /lib/security/pam_x.so -> /usr/lib/security/pam_x.so"),
+            .contains("resolved: /lib/libmod/mod.so -> /usr/lib/libmod/mod.so"),
         "{}",
         text(&dry)
     );
@@ -458,17 +495,38 @@ fn usrmerge_alias_installs_through_the_link_and_owner_finds_either_spelling() {
         .file_type()
         .is_symlink());
     assert_eq!(
-        std::fs::read_to_string(root.path().join("usr/lib/security/pam_x.so")).unwrap(),
+        std::fs::read_to_string(root.path().join("usr/lib/libmod/mod.so")).unwrap(),
         "so"
     );
-    for spelling in ["/lib/security/pam_x.so", "/usr/lib/security/pam_x.so"] {
+    for spelling in ["/lib/libmod/mod.so", "/usr/lib/libmod/mod.so"] {
         let owner = pkgward(&["owner", "--root", &root_path, spelling]);
         assert_eq!(
             String::from_utf8_lossy(&owner.stdout).trim(),
-            "/usr/lib/security/pam_x.so: libmod",
+            "/usr/lib/libmod/mod.so: libmod",
             "{spelling}"
         );
     }
+    // THREATS 25: policy judges the resolved location, so a PAM module shipped
+    // as `/lib/security/...` is refused as `/usr/lib/security/...`.
+    let pam = build(
+        work.path(),
+        &TestDeb {
+            name: "evilpam",
+            version: "1",
+            control: "",
+            files: &[("/lib/security/pam_evil.so", 0o644, "so")],
+            conffiles: &[],
+        },
+    );
+    let refused = pkgward(&["install", "--root", &root_path, pam.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("place `/usr/lib/security/pam_evil.so` denied"),
+        "{}",
+        text(&refused)
+    );
+    assert!(!root.path().join("usr/lib/security").exists());
 }
 
 #[test]
@@ -646,7 +704,23 @@ fn the_python3_curl_jq_closure_matches_dpkg_x() {
     let ours = tempfile::tempdir().unwrap();
     let theirs = tempfile::tempdir().unwrap();
     let root_path = root_string(ours.path());
-    let mut arguments = vec!["install".to_owned(), "--root".to_owned(), root_path.clone()];
+    // The closure ships files in guarded locations (NSS modules, cron, dpkg
+    // config, sitecustomize, ...): the default policy refuses them, so the
+    // conformance run grants every guarded location to this repo.
+    let grants_directory = tempfile::tempdir().unwrap();
+    let grants = grants_directory.path().join("grants.toml");
+    std::fs::write(
+        &grants,
+        "[[grant]]\nrepo = \"local\"\npackage = \"*\"\npaths = [\"/**\"]\nguarded = [\"*\"]\nscripts = \"sandboxed\"\n",
+    )
+    .unwrap();
+    let mut arguments = vec![
+        "install".to_owned(),
+        "--root".to_owned(),
+        root_path.clone(),
+        "--grants".to_owned(),
+        grants.to_string_lossy().into_owned(),
+    ];
     arguments.extend(debs.iter().map(|path| path.to_string_lossy().into_owned()));
     let output = Command::new(env!("CARGO_BIN_EXE_pkgward"))
         .args(&arguments)

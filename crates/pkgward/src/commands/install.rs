@@ -48,6 +48,26 @@ pub struct Args {
     /// Wait up to SECONDS for another pkgward holding the root's lock.
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub wait: u64,
+    /// Durability strategy (for benchmarks): `files` fsyncs each staged file
+    /// and changed directory; `filesystem` uses one `syncfs` per phase.
+    #[arg(long, value_name = "STRATEGY", default_value = "files", hide = true)]
+    pub sync: SyncStrategy,
+}
+
+/// `--sync`: how writes are made durable before the database commit.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SyncStrategy {
+    Files,
+    Filesystem,
+}
+
+impl SyncStrategy {
+    pub(crate) fn durability(self) -> pkgward_engine::Durability {
+        match self {
+            SyncStrategy::Files => pkgward_engine::Durability::FsyncEachFile,
+            SyncStrategy::Filesystem => pkgward_engine::Durability::SyncFilesystem,
+        }
+    }
 }
 
 pub(crate) fn open_root(args: &RootArgs) -> anyhow::Result<Root> {
@@ -67,38 +87,135 @@ pub(crate) fn take_lock(root: &Root, wait: u64) -> anyhow::Result<RootLock> {
     }
 }
 
-/// The decisions used until `pkgward-policy` is wired in: places anything,
-/// strips setuid/setgid, lists scripts as pending. Every decision says so.
-#[derive(Debug)]
-struct InterimJudge;
+/// The decisions of the compiled policy (`--policy`, `--grants`, or the
+/// embedded default). Per-package rules are compiled once and cached.
+struct PolicyJudge<'p> {
+    compiled: &'p pkgward_policy::CompiledPolicy,
+    installed: Vec<pkgward_policy::InstalledOwner>,
+    rules: std::cell::RefCell<
+        std::collections::HashMap<
+            String,
+            Result<std::rc::Rc<pkgward_policy::SubjectPolicy<'p>>, String>,
+        >,
+    >,
+}
 
-const INTERIM: &str = "interim built-in rules (pkgward-policy is not wired in yet)";
+impl std::fmt::Debug for PolicyJudge<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("PolicyJudge")
+    }
+}
 
-impl Judge for InterimJudge {
-    fn place(&self, _: &Package, _: &str, _: &str, _: EntryKind) -> PlannedDecision {
-        PlannedDecision {
-            item: String::new(),
-            verdict: "allow".to_owned(),
-            because: INTERIM.to_owned(),
-            hint: None,
+fn planned(decision: &pkgward_policy::Decision) -> PlannedDecision {
+    PlannedDecision {
+        item: String::new(),
+        verdict: match decision.verdict {
+            pkgward_policy::Verdict::Allow => "allow",
+            pkgward_policy::Verdict::Deny => "deny",
+            pkgward_policy::Verdict::Forbid => "forbid",
+        }
+        .to_owned(),
+        because: format!(
+            "{} ({})",
+            decision.because.location(),
+            decision.because.rule
+        ),
+        hint: decision.hint.clone(),
+    }
+}
+
+impl PolicyJudge<'_> {
+    fn decide(
+        &self,
+        package: &Package,
+        repo: &str,
+        request: &pkgward_policy::Request<'_>,
+    ) -> PlannedDecision {
+        let key = format!("{repo}\0{}\0{}", package.name, package.version);
+        let rules = self
+            .rules
+            .borrow_mut()
+            .entry(key)
+            .or_insert_with(|| {
+                let subject = pkgward_policy::Subject {
+                    repo,
+                    name: &package.name,
+                    version: &package.version,
+                };
+                self.compiled
+                    .for_subject(&subject, &self.installed)
+                    .map(std::rc::Rc::new)
+                    .map_err(|error| error.to_string())
+            })
+            .clone();
+        match rules {
+            Ok(rules) => planned(&rules.decide(request)),
+            Err(reason) => PlannedDecision {
+                item: String::new(),
+                verdict: "deny".to_owned(),
+                because: reason,
+                hint: Some("pass `--repo NAME` for a repo the policy defines".to_owned()),
+            },
         }
     }
-    fn setuid(&self, _: &Package, _: &str, _: &str) -> PlannedDecision {
-        PlannedDecision {
-            item: String::new(),
-            verdict: "deny".to_owned(),
-            because: INTERIM.to_owned(),
-            hint: Some("setuid/setgid bits are stripped".to_owned()),
+}
+
+impl Judge for PolicyJudge<'_> {
+    fn place(&self, package: &Package, repo: &str, path: &str, kind: EntryKind) -> PlannedDecision {
+        if kind == EntryKind::Dir {
+            // pkgward-policy: directories need no grant (created as needed, owned by root).
+            return PlannedDecision {
+                item: String::new(),
+                verdict: "allow".to_owned(),
+                because: "directories need no grant".to_owned(),
+                hint: None,
+            };
         }
+        self.decide(package, repo, &pkgward_policy::Request::Place { path })
     }
-    fn scripts(&self, _: &Package, _: &str) -> PlannedDecision {
-        PlannedDecision {
-            item: String::new(),
-            verdict: "allow".to_owned(),
-            because: INTERIM.to_owned(),
-            hint: Some("scripts are listed as pending and not run".to_owned()),
-        }
+    fn setuid(&self, package: &Package, repo: &str, path: &str) -> PlannedDecision {
+        self.decide(package, repo, &pkgward_policy::Request::Setuid { path })
     }
+    fn scripts(&self, package: &Package, repo: &str) -> PlannedDecision {
+        // pkgward will run scripts sandboxed; a policy of `scripts = "none"` refuses them.
+        self.decide(
+            package,
+            repo,
+            &pkgward_policy::Request::Scripts {
+                mode: pkgward_policy::ScriptMode::Sandboxed,
+            },
+        )
+    }
+}
+
+/// Loads `--policy`/`--grants` (or the embedded default) and compiles it.
+fn compile_policy(args: &Args) -> anyhow::Result<pkgward_policy::CompiledPolicy> {
+    let read = |path: &PathBuf| {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))
+    };
+    let policy_text = args.policy.as_ref().map(read).transpose()?;
+    let grants_text = args.grants.as_ref().map(read).transpose()?;
+    let policy_name = args.policy.as_ref().map(|path| path.display().to_string());
+    let grants_name = args.grants.as_ref().map(|path| path.display().to_string());
+    let mut input = pkgward_policy::PolicyInput::default();
+    if let (Some(name), Some(text)) = (&policy_name, &policy_text) {
+        input
+            .policy_files
+            .push(pkgward_policy::SourceFile { name, text });
+    }
+    if let (Some(name), Some(text)) = (&grants_name, &grants_text) {
+        input
+            .grants_files
+            .push((args.repo.clone(), pkgward_policy::SourceFile { name, text }));
+    }
+    let policy = pkgward_policy::load(&input).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    // usrmerge aliases on top of the root's real resolution: a guarded
+    // `/usr/lib/security` is also guarded when reached as `/lib/security`
+    // in a root without the links (THREATS 25).
+    Ok(pkgward_policy::CompiledPolicy::new(
+        policy,
+        pkgward_policy::AliasTable::usrmerge(),
+    ))
 }
 
 /// Streams the `.deb` files of a plan into the engine.
@@ -175,11 +292,7 @@ impl pkgward_engine::ContentSource for DebContent<'_> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    if args.policy.is_some() || args.grants.is_some() {
-        anyhow::bail!(
-            "`--policy` and `--grants` need pkgward-policy, which is not wired into install yet"
-        );
-    }
+    let compiled = compile_policy(args)?;
     let root = open_root(&args.root)?;
     let limits = Limits::default();
     let packages = read_packages(&args.packages, &limits)?;
@@ -224,7 +337,28 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 .collect(),
         })
         .collect();
-    let plan = pkgward_plan::planner::plan_install(&snapshot, &requests, &InterimJudge);
+    // Installed packages and their directories make delegations effective.
+    let mut installed = Vec::new();
+    if let Some(database) = database.as_ref() {
+        for record in database.database.packages()? {
+            installed.push(pkgward_policy::InstalledOwner {
+                directories: database
+                    .database
+                    .dirs(&record.name)?
+                    .into_iter()
+                    .map(|directory| directory.path)
+                    .collect(),
+                package: record.name,
+                repo: record.repo,
+            });
+        }
+    }
+    let judge = PolicyJudge {
+        compiled: &compiled,
+        installed,
+        rules: std::cell::RefCell::new(std::collections::HashMap::new()),
+    };
+    let plan = pkgward_plan::planner::plan_install(&snapshot, &requests, &judge);
     let content = DebContent {
         files: &args.packages,
         packages: &packages,
@@ -240,6 +374,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             &content,
             args.dry_run,
             args.json,
+            args.sync.durability(),
         );
     }
     // Dry run on a root pkgward never touched: nothing to apply anyway.
@@ -292,6 +427,8 @@ fn print_plan(plan: &Plan, json: bool) -> anyhow::Result<()> {
 }
 
 /// Prints (dry run) or applies `plan`; a refused plan is an error listing every problem.
+// The shared tail of `install` and `remove`: each flag is one of their arguments.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn finish_plan(
     root: &Root,
     lock: Option<&RootLock>,
@@ -300,6 +437,7 @@ pub(crate) fn finish_plan(
     content: &dyn pkgward_engine::ContentSource,
     dry_run: bool,
     json: bool,
+    durability: pkgward_engine::Durability,
 ) -> anyhow::Result<ExitCode> {
     if dry_run {
         print_plan(plan, json)?;
@@ -337,7 +475,11 @@ pub(crate) fn finish_plan(
         .map_or(0, |duration| {
             i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
         });
-    let options = pkgward_engine::ApplyOptions { now, workers: 2 };
+    let options = pkgward_engine::ApplyOptions {
+        now,
+        workers: 2,
+        durability,
+    };
     let outcome = pkgward_engine::apply(root, lock, database, plan, content, &options)?;
     if json {
         println!(

@@ -52,5 +52,6 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         &super::install::NoContent,
         args.dry_run,
         args.json,
+        pkgward_engine::Durability::FsyncEachFile,
     )
 }
