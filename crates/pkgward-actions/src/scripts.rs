@@ -323,7 +323,6 @@ const QUERY_COMMANDS: &[&str] = &[
     "locale",
     "sleep",
     "aa-enabled",
-    "env",
     "logger",
     "df",
     "tty",
@@ -351,7 +350,6 @@ const SHELL_BUILTINS: &[&str] = &[
     "local",
     "export",
     "unset",
-    "trap",
     "wait",
     "read",
     "readonly",
@@ -545,6 +543,7 @@ pub fn classify_script(name: &str, bytes: &[u8], context: &ScriptContext) -> Scr
         residue: Vec::new(),
         depth: 0,
         output: None,
+        steps: 0,
     };
     let mut environment = Environment {
         variables: BTreeMap::from([
@@ -559,7 +558,16 @@ pub fn classify_script(name: &str, bytes: &[u8], context: &ScriptContext) -> Scr
         positional_bound: false,
     };
     interpreter.run_list(&list, &mut environment, None);
-    report.recognised = interpreter.recognised;
+    // A line visited several times (function bodies, unrolled loops) counts
+    // once per distinct action.
+    let mut seen_recognised = BTreeSet::new();
+    report.recognised = interpreter
+        .recognised
+        .into_iter()
+        .filter(|item| {
+            seen_recognised.insert((item.line, item.idiom.clone(), format!("{:?}", item.action)))
+        })
+        .collect();
     let mut seen = BTreeSet::new();
     report.residue = interpreter
         .residue
@@ -597,7 +605,13 @@ struct Interpreter<'a> {
     depth: usize,
     /// When evaluating a command substitution: what `echo` printed.
     output: Option<String>,
+    /// Commands interpreted so far; unrolled loops and function calls are
+    /// bounded by [`STEP_BUDGET`] so a hostile script cannot stall an audit.
+    steps: usize,
 }
+
+/// The most commands one script's interpretation may visit.
+const STEP_BUDGET: usize = 20_000;
 
 /// Lines fed to a `while read` loop from a here-document.
 type StandardInput<'s> = Option<&'s str>;
@@ -770,6 +784,17 @@ impl Interpreter<'_> {
         input: StandardInput<'_>,
         condition: bool,
     ) {
+        self.steps += 1;
+        if self.steps > STEP_BUDGET {
+            if self.steps == STEP_BUDGET + 1 {
+                self.residue(
+                    command.line(),
+                    "script too complex to analyse",
+                    "step budget exhausted",
+                );
+            }
+            return;
+        }
         match command {
             Command::Simple(simple) => self.run_simple(simple, environment, input, condition),
             Command::If {
@@ -1102,6 +1127,7 @@ impl Interpreter<'_> {
             residue: Vec::new(),
             depth: self.depth + 1,
             output: Some(String::new()),
+            steps: 0,
         };
         let mut inner = environment.clone();
         probe.run_list(&list, &mut inner, None);
@@ -1126,6 +1152,7 @@ impl Interpreter<'_> {
                         residue: Vec::new(),
                         depth: self.depth + 1,
                         output: None,
+                        steps: 0,
                     };
                     let mut inner = environment.clone();
                     probe.run_list(&list, &mut inner, None);
@@ -1179,13 +1206,21 @@ impl Interpreter<'_> {
             .collect();
         let name = command_name(name);
         match name {
+            // `sed -i`, and the `e` (execute) and `w FILE` (write) commands
+            // or flags, have effects; plain filtering does not.
             "sed" => !arguments.iter().any(|a| {
                 a.starts_with("-i")
                     || a.starts_with("--in-place")
                     || a.ends_with(",e")
-                    || a.contains("/e'")
                     || a.ends_with("/e")
+                    || a.contains("/e;")
+                    || a.contains("/w ")
+                    || a.contains(",w ")
+                    || a.starts_with("w ")
+                    || a.starts_with("e ")
             }),
+            // `env` alone prints the environment; with arguments it runs a command.
+            "env" | "printenv" => arguments.iter().all(|a| a.starts_with('-') && *a != "-"),
             "awk" | "mawk" | "gawk" => !arguments
                 .iter()
                 .any(|a| a.contains("system(") || a.contains("print >") || a.contains("printf >")),
@@ -1469,6 +1504,16 @@ impl Interpreter<'_> {
             self.recognise(line, name.clone(), None);
             return;
         }
+        if name == "trap" {
+            // A trap handler runs arbitrary code later; only resetting is inert.
+            let handler = words_vec.get(1).and_then(Word::literal);
+            if words_vec.len() <= 1 || matches!(handler.as_deref(), Some("" | "-")) {
+                self.recognise(line, "trap reset", None);
+            } else {
+                self.residue(line, "trap handler", text);
+            }
+            return;
+        }
         if SHELL_BUILTINS.contains(&name.as_str()) {
             self.recognise(line, name.clone(), None);
             return;
@@ -1744,6 +1789,7 @@ impl Interpreter<'_> {
                             residue: Vec::new(),
                             depth: self.depth + 1,
                             output: None,
+                            steps: 0,
                         };
                         let mut inner = environment.clone();
                         probe.run_list(&list, &mut inner, None);

@@ -519,27 +519,47 @@ pub enum TmpfilesAction {
     },
 }
 
-/// Plans the actions for lines that passed [`check_tmpfiles`]. Defaults
-/// follow tmpfiles.d(5): directories 0755, files 0644, owner root.
+/// Plans what `systemd-tmpfiles --create` (what `dh_installtmpfiles` runs at
+/// install) does for lines that passed [`check_tmpfiles`]: boot-only (`!`)
+/// lines, `r`/`R` (removal happens with `--remove`) and `x`/`X` (cleanup
+/// exclusions) produce nothing. Defaults follow tmpfiles.d(5): directories
+/// 0755, files 0644, owner root. Action semantics, as the engine applies
+/// them (and the conformance test checks against `systemd-tmpfiles --root`):
+/// - `CreateDirectory`: created if missing; mode and owner set either way;
+/// - `CreateFile`: created with `content` (no newline added) if missing, or
+///   rewritten when `truncate`; mode and owner set either way;
+/// - `WriteFile`: written (or appended) only if the file exists;
+/// - `CreateSymlink`: created if missing, or replaced when `replace`;
+/// - `AdjustOwnership`: applied to existing paths only (`e`, `z`, `Z`).
 pub fn plan_tmpfiles(entries: &[TmpfilesEntry]) -> Result<Vec<TmpfilesAction>, TmpfilesParseError> {
     let mut actions = Vec::new();
     for entry in entries {
+        if entry.boot_only
+            || matches!(
+                entry.kind,
+                TmpfilesType::Remove
+                    | TmpfilesType::RemoveRecursive
+                    | TmpfilesType::Exclude
+                    | TmpfilesType::ExcludeOnly
+            )
+        {
+            continue;
+        }
         let user = entry.user.clone().unwrap_or_else(|| "root".to_owned());
         let group = entry.group.clone().unwrap_or_else(|| "root".to_owned());
         let mode_or = |default: u32| entry.mode.map_or(default, |mode| mode.bits);
         let path = entry.path.clone();
         let action = match entry.kind {
-            TmpfilesType::Directory
-            | TmpfilesType::DirectoryVolatile
-            | TmpfilesType::Subvolume
-            | TmpfilesType::AdjustDirectory => TmpfilesAction::CreateDirectory {
-                path,
-                mode: mode_or(0o755),
-                user,
-                group,
-                volatile: entry.kind == TmpfilesType::DirectoryVolatile,
-                cleanup_age: entry.age.clone(),
-            },
+            TmpfilesType::Directory | TmpfilesType::DirectoryVolatile | TmpfilesType::Subvolume => {
+                TmpfilesAction::CreateDirectory {
+                    path,
+                    mode: mode_or(0o755),
+                    user,
+                    group,
+                    volatile: entry.kind == TmpfilesType::DirectoryVolatile,
+                    cleanup_age: entry.age.clone(),
+                }
+            }
             TmpfilesType::File => TmpfilesAction::CreateFile {
                 path,
                 mode: mode_or(0o644),
@@ -599,15 +619,15 @@ pub fn plan_tmpfiles(entries: &[TmpfilesEntry]) -> Result<Vec<TmpfilesAction>, T
                 path,
                 replace: entry.plus,
             },
-            TmpfilesType::AdjustMode | TmpfilesType::AdjustModeRecursive => {
-                TmpfilesAction::AdjustOwnership {
-                    path,
-                    mode: entry.mode.map(|mode| mode.bits),
-                    user: entry.user.clone(),
-                    group: entry.group.clone(),
-                    recursive: entry.kind == TmpfilesType::AdjustModeRecursive,
-                }
-            }
+            TmpfilesType::AdjustMode
+            | TmpfilesType::AdjustModeRecursive
+            | TmpfilesType::AdjustDirectory => TmpfilesAction::AdjustOwnership {
+                path,
+                mode: entry.mode.map(|mode| mode.bits),
+                user: entry.user.clone(),
+                group: entry.group.clone(),
+                recursive: entry.kind == TmpfilesType::AdjustModeRecursive,
+            },
             TmpfilesType::Remove | TmpfilesType::RemoveRecursive => TmpfilesAction::Remove {
                 path,
                 recursive: entry.kind == TmpfilesType::RemoveRecursive,

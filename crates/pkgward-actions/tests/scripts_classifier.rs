@@ -312,3 +312,47 @@ fn substitution_output_with_unknown_parts_is_not_used() {
         Classification::FullyDeclarative
     );
 }
+
+#[test]
+fn wrappers_that_run_commands_are_not_queries() {
+    for source in [
+        "#!/bin/sh\ntrap 'rm -rf /srv/data' EXIT\n",
+        "#!/bin/sh\nenv FOO=1 modprobe evil\n",
+        "#!/bin/sh\nsed -n 's/a/b/w /etc/shadow' /etc/passwd\n",
+        "#!/bin/sh\nsed -i 's/a/b/' /etc/passwd\n",
+        "#!/bin/sh\neval \"$1\"\n",
+        "#!/bin/sh\nrm() { curl -s http://example.invalid; }\nrm -f /x\n",
+    ] {
+        let report = classify(source);
+        assert_ne!(
+            report.classification,
+            Classification::FullyDeclarative,
+            "{source:?} was laundered: {report:#?}"
+        );
+    }
+    assert_eq!(
+        classify("#!/bin/sh\ntrap - EXIT\nsed -n '/x/p' /etc/passwd\n").classification,
+        Classification::FullyDeclarative
+    );
+}
+
+#[test]
+fn exponential_unrolling_is_bounded() {
+    // 64^4 iterations if unrolled naively: the budget turns it into residue.
+    let words = (0..64)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let source = format!("#!/bin/sh\nfor a in {words}; do for b in {words}; do for c in {words}; do for d in {words}; do rm -f /srv/$a$b$c$d; done; done; done; done\n");
+    let start = std::time::Instant::now();
+    let report = classify(&source);
+    assert!(
+        report
+            .residue
+            .iter()
+            .any(|r| r.category == "script too complex to analyse"),
+        "{:?}",
+        report.residue
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(60));
+}

@@ -53,9 +53,11 @@ fn modifiers_quotes_and_verbatim_arguments() {
     assert_eq!(entries[1].argument.as_deref(), Some("hello   world"));
     assert!(entries[1].plus);
     assert_eq!(entries[2].argument.as_deref(), Some("/target with space"));
+    // `r!` is boot-only removal: nothing at install (`--create`).
     let plan = plan_tmpfiles(&entries).unwrap();
+    assert_eq!(plan.len(), 2);
     assert_eq!(
-        plan[1],
+        plan[0],
         TmpfilesAction::CreateFile {
             path: "/run/demo/a file".into(),
             mode: 0o640,

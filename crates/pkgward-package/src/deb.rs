@@ -64,6 +64,8 @@ impl std::error::Error for ReadError {
 pub enum Problem {
     #[error("cannot read the file")]
     Io(#[source] io::Error),
+    #[error("not a regular file")]
+    NotARegularFile,
     #[error("not a .deb: the file does not start with the `!<arch>` ar magic")]
     NotAnArArchive,
     #[error("the archive is truncated ({what})")]
@@ -117,6 +119,8 @@ pub enum Problem {
         "entry lies beneath `{ancestor}`, which this archive ships as a {kind}, not a directory"
     )]
     BeneathNonDirectory { ancestor: String, kind: EntryKind },
+    #[error("ambiguous pax header: {reason}")]
+    AmbiguousPax { reason: String },
     #[error("link target is missing")]
     MissingLinkTarget,
     #[error("symlink target is not valid UTF-8")]
@@ -646,7 +650,21 @@ fn walk<E>(
         member: None,
         entry: None,
     };
+    // Refuse FIFOs, devices and directories before opening: opening a FIFO
+    // for reading blocks until a writer appears (THREATS 10: never block on
+    // a FIFO), and a device could be endless. Checked again on the open file.
+    let metadata =
+        std::fs::metadata(artifact).map_err(|error| location.error(Problem::Io(error)))?;
+    if !metadata.is_file() {
+        return Err(location.error(Problem::NotARegularFile).into());
+    }
     let file = File::open(artifact).map_err(|error| location.error(Problem::Io(error)))?;
+    let metadata = file
+        .metadata()
+        .map_err(|error| location.error(Problem::Io(error)))?;
+    if !metadata.is_file() {
+        return Err(location.error(Problem::NotARegularFile).into());
+    }
     let mut reader = ArtifactReader {
         inner: BufReader::with_capacity(64 * 1024, file),
         hasher: Sha256::new(),
@@ -1261,6 +1279,11 @@ fn read_data_tar<E>(
             .map_err(|problem| location.error(problem))?;
         let mut pax_owner = None;
         let mut pax_group = None;
+        let mut pax_keys: HashSet<Vec<u8>> = HashSet::new();
+        let tar_entry_link = tar_entry
+            .link_name_bytes()
+            .map(std::borrow::Cow::into_owned);
+        let tar_entry_size = tar_entry.size();
         if let Some(extensions) = tar_entry
             .pax_extensions()
             .map_err(|error| location.error(tar_problem(&error, meter)))?
@@ -1271,7 +1294,62 @@ fn read_data_tar<E>(
                         message: format!("bad pax extended header: {error}"),
                     })
                 })?;
-                match extension.key_bytes() {
+                let key = extension.key_bytes().to_vec();
+                // The `tar` crate takes the *first* record of a key and
+                // silently ignores a malformed `size`; GNU tar and Python take
+                // the *last* and fail on garbage. Any such disagreement is a
+                // smuggling vector (CVE-2025-62518 class), so refuse it.
+                if !pax_keys.insert(key.clone()) {
+                    return Err(location
+                        .error(Problem::AmbiguousPax {
+                            reason: format!(
+                                "record `{}` appears twice",
+                                String::from_utf8_lossy(&key).escape_debug()
+                            ),
+                        })
+                        .into());
+                }
+                if matches!(key.as_slice(), b"size" | b"uid" | b"gid") {
+                    let value = std::str::from_utf8(extension.value_bytes())
+                        .ok()
+                        .and_then(|text| text.parse::<u64>().ok());
+                    match (key.as_slice(), value) {
+                        (_, None) => {
+                            return Err(location
+                                .error(Problem::AmbiguousPax {
+                                    reason: format!(
+                                        "record `{}` is not a decimal number",
+                                        String::from_utf8_lossy(&key)
+                                    ),
+                                })
+                                .into())
+                        }
+                        (b"size", Some(size)) if size != tar_entry_size => {
+                            return Err(location
+                                .error(Problem::AmbiguousPax {
+                                    reason: "record `size` disagrees with the size used".to_owned(),
+                                })
+                                .into())
+                        }
+                        _ => {}
+                    }
+                }
+                if key == b"path" && extension.value_bytes() != raw_path.as_slice() {
+                    return Err(location
+                        .error(Problem::AmbiguousPax {
+                            reason: "record `path` conflicts with a GNU long name".to_owned(),
+                        })
+                        .into());
+                }
+                if key == b"linkpath" && Some(extension.value_bytes()) != tar_entry_link.as_deref()
+                {
+                    return Err(location
+                        .error(Problem::AmbiguousPax {
+                            reason: "record `linkpath` conflicts with a GNU long link".to_owned(),
+                        })
+                        .into());
+                }
+                match key.as_slice() {
                     b"uname" => pax_owner = Some(extension.value_bytes().to_vec()),
                     b"gname" => pax_group = Some(extension.value_bytes().to_vec()),
                     // PAX-format sparse files (GNU.sparse.*): THREATS 15.

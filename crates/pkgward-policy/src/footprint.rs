@@ -84,7 +84,9 @@ pub struct Footprint {
     pub services: Vec<DeclaredService>,
     /// Maintainer scripts present (`preinst`, `postinst`, …).
     pub scripts: Vec<String>,
-    /// Case/Unicode twins within the package.
+    /// Case/Unicode twins among the package's non-directory entries: two
+    /// entries that would be one file on a case-insensitive or normalising
+    /// filesystem.
     pub twins: Vec<(String, String)>,
     /// Entries whose names cannot be evaluated, with the reason.
     pub rejected_paths: Vec<(String, String)>,
@@ -410,10 +412,12 @@ pub fn footprint_with(
                 continue;
             }
         };
-        canonical_paths.push(path.clone());
         if entry.kind == EntryKind::Dir {
+            // Directory twins (perl's `Pod` and `pod`) are only a problem
+            // when two *files* in them collide, which the file paths show.
             continue;
         }
+        canonical_paths.push(path.clone());
         if entry.kind == EntryKind::File && entry.mode & 0o6000 != 0 {
             setuid.push(SetuidEntry {
                 path: path.clone(),
@@ -582,6 +586,12 @@ impl Footprint {
     /// names its location), setuid entries, users, groups, services and
     /// `scripts = "sandboxed"` when there are scripts.
     pub fn suggested_grant(&self) -> String {
+        self.suggested_grant_with(true)
+    }
+
+    /// [`Footprint::suggested_grant`], optionally without the guarded
+    /// paths (to show what a grant lacking them refuses).
+    pub fn suggested_grant_with(&self, include_guarded: bool) -> String {
         let mut text = String::new();
         let _ = writeln!(
             text,
@@ -596,11 +606,13 @@ impl Footprint {
             toml_string(&format!("= {}", self.version))
         );
         let mut paths = self.paths.clone();
-        for guarded in &self.guarded {
-            paths.extend(guarded.paths.iter().cloned());
+        if include_guarded {
+            for guarded in &self.guarded {
+                paths.extend(guarded.paths.iter().cloned());
+            }
         }
         if !paths.is_empty() {
-            if !self.guarded.is_empty() {
+            if include_guarded && !self.guarded.is_empty() {
                 let ids: Vec<String> = self
                     .guarded
                     .iter()

@@ -417,6 +417,9 @@ pub fn split_path(path: &str) -> Vec<&str> {
 pub struct PatternSet<T> {
     entries: Vec<(PathPattern, T)>,
     by_prefix: PrefixMap,
+    /// Bit `d` is set when some pattern has a literal prefix of `d`
+    /// components (63 = 63 or more): lookups skip depths no pattern has.
+    depths: u64,
 }
 
 impl<T> Default for PatternSet<T> {
@@ -424,14 +427,20 @@ impl<T> Default for PatternSet<T> {
         Self {
             entries: Vec::new(),
             by_prefix: PrefixMap::default(),
+            depths: 0,
         }
     }
+}
+
+fn depth_bit(depth: usize) -> u64 {
+    1 << depth.min(63)
 }
 
 impl<T> PatternSet<T> {
     pub fn push(&mut self, pattern: PathPattern, value: T) {
         let index = u32::try_from(self.entries.len()).expect("fewer than 2^32 patterns");
         let prefix = pattern.literal_prefix();
+        self.depths |= depth_bit(pattern.literal_prefix_length);
         self.by_prefix
             .entry(prefix.into_boxed_str())
             .or_default()
@@ -477,14 +486,21 @@ impl<T> PatternSet<T> {
                 }
             }
         };
-        consider("/");
+        if self.depths & 1 != 0 {
+            consider("/");
+        }
         if path != "/" {
-            let mut end = 0;
+            let (mut end, mut depth) = (0, 1);
             while let Some(offset) = path[end + 1..].find('/') {
                 end = end + 1 + offset;
-                consider(&path[..end]);
+                if self.depths & depth_bit(depth) != 0 {
+                    consider(&path[..end]);
+                }
+                depth += 1;
             }
-            consider(path);
+            if self.depths & depth_bit(depth) != 0 || depth >= 63 {
+                consider(path);
+            }
         }
         best.map(|index| &self.entries[index as usize])
     }

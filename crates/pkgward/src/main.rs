@@ -53,6 +53,14 @@ enum Command {
     VerifyAttestation(commands::verify_attestation::Args),
     /// Run a command in the sandbox used for maintainer scripts.
     Sandbox(commands::sandbox::Args),
+    /// Check every entry and declared action of packages against the policy.
+    Verify(commands::verify::Args),
+    /// Explain the decision for one path or capability of a package.
+    Explain(commands::explain::Args),
+    /// Show packages' footprints; optionally write least-privilege grants.
+    Audit(commands::audit::Args),
+    /// Show the effective policy, the embedded default, or the catalog.
+    Policy(commands::policy::Args),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +84,10 @@ fn main() -> ExitCode {
         Command::Attest(args) => commands::attest::run(&args),
         Command::VerifyAttestation(args) => commands::verify_attestation::run(&args),
         Command::Sandbox(args) => commands::sandbox::run(&args),
+        Command::Verify(args) => commands::verify::run(&args),
+        Command::Explain(args) => commands::explain::run(&args),
+        Command::Audit(args) => commands::audit::run(&args),
+        Command::Policy(args) => commands::policy::run(&args),
     };
     match result {
         Ok(code) => code,
