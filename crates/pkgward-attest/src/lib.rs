@@ -12,6 +12,7 @@
 //! envelope files only through [`discovery`], which bounds their size while
 //! reading.
 
+pub mod coverage;
 pub mod discovery;
 pub mod envelope;
 pub mod keys;

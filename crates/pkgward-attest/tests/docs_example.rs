@@ -7,8 +7,8 @@ use pkgward_attest::{check, EnvelopeInput, Expectation, Limits, PolicyRequiremen
 use sha2::{Digest as _, Sha256};
 use std::path::Path;
 
-const PUBLIC_KEY: &str = "ed25519:tM6n7iVRadP5YNX1TxL6+mpry3A7DfUiDivgDX3oZ0Y=";
-const POLICY_SHA256: &str = "4c97d13bee993564fdf1617a4dc80d5ac4436682af794e0e2180c6ed8dffa637";
+const PUBLIC_KEY: &str = "ed25519:ZTM/XE3+obIgITlpCZAmyEHEoJY8I36VbhwfTumI7as=";
+const POLICY_SHA256: &str = "32f2f7774b7929f7126cef7f5dbe04fad252e79f78b1b3555c1d77f8d2fc4811";
 
 #[test]
 fn the_documented_envelope_verifies_against_the_example_package() {

@@ -1,1 +1,988 @@
 //! The package database: the only crate that links SQLite.
+//!
+//! One gateway type, [`Database`], owns the connection. The database lives at
+//! `<root>/var/lib/pkgward/db.sqlite` (see `docs/engine.md` for the whole
+//! on-disk state map). It runs in WAL mode so readers (`list`, `files`,
+//! `owner`, `check`) keep working while one writer holds the install lock,
+//! with `synchronous=FULL` so a committed transaction survives power loss.
+//!
+//! Schema changes are append-only migrations keyed on `PRAGMA user_version`:
+//! migration `n` moves the schema from version `n` to `n + 1`; a released
+//! migration is never edited, only followed by a new one.
+//!
+//! Architecture Invariant: this crate never touches files inside the root
+//! other than the database itself; it records what the engine did.
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Errors from the package database. Every message names the database file.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    #[error("cannot open the package database `{path}`")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("package database `{path}` has schema version {found}, newer than this pkgward understands ({known})")]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("query on the package database `{path}` failed")]
+    Query {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("package database `{path}` holds an invalid value `{value}` in column `{column}`")]
+    InvalidValue {
+        path: PathBuf,
+        column: &'static str,
+        value: String,
+    },
+}
+
+/// The append-only list of migrations. Index `n` upgrades `user_version` n → n+1.
+/// Each `CREATE TABLE` is preceded by a comment saying what the table records.
+const MIGRATIONS: &[&str] = &[
+    // 0 → 1: the initial schema.
+    r"
+    -- One row per package known to this root: installed, or removed with its
+    -- modified conffiles kept (`config-files`, like dpkg). `name` is unique:
+    -- one version of a package is installed at a time.
+    CREATE TABLE packages (
+        id              INTEGER PRIMARY KEY,
+        repo            TEXT NOT NULL,
+        name            TEXT NOT NULL UNIQUE,
+        version         TEXT NOT NULL,
+        architecture    TEXT NOT NULL,
+        artifact_sha256 TEXT NOT NULL,
+        status          TEXT NOT NULL CHECK (status IN ('installed', 'config-files')),
+        installed_at    INTEGER NOT NULL,
+        -- Depends/Pre-Depends/Conflicts/Breaks/Replaces/Provides as JSON, so
+        -- later plans can check dependencies against what is installed.
+        relations       TEXT NOT NULL DEFAULT '{}'
+    ) STRICT;
+
+    -- Every non-directory path a package placed, by canonical (resolved) path:
+    -- `/lib/x` installed through a usrmerge link is recorded as `/usr/lib/x`.
+    -- A path has at most one owner. `digest` is the sha256 of the shipped
+    -- content (files only); `target` is the symlink target or the hardlink's
+    -- canonical target path. For conffiles, `conffile_original_digest` is the
+    -- digest of the content pkgward last put in place, so a later run can tell
+    -- whether the administrator edited it (dpkg's conffile hash).
+    CREATE TABLE files (
+        package_id      INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+        path            TEXT NOT NULL PRIMARY KEY,
+        kind            TEXT NOT NULL CHECK (kind IN ('file', 'symlink', 'hardlink')),
+        mode            INTEGER NOT NULL,
+        owner           TEXT NOT NULL,
+        grp             TEXT NOT NULL,
+        digest          TEXT,
+        target          TEXT,
+        conffile        INTEGER NOT NULL DEFAULT 0,
+        conffile_original_digest TEXT
+    ) STRICT;
+    CREATE INDEX files_by_package ON files(package_id);
+
+    -- Directories pkgward created or that a package ships, with the metadata
+    -- they were given. A directory is shared: its owners are in `dir_owners`
+    -- and it is removed from disk (if empty) when the last owner goes.
+    CREATE TABLE dirs (
+        path  TEXT NOT NULL PRIMARY KEY,
+        mode  INTEGER NOT NULL,
+        owner TEXT NOT NULL,
+        grp   TEXT NOT NULL
+    ) STRICT;
+
+    -- Which packages ship which directory: the reference count of `dirs`.
+    CREATE TABLE dir_owners (
+        path       TEXT NOT NULL REFERENCES dirs(path),
+        package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+        PRIMARY KEY (path, package_id)
+    ) STRICT;
+    CREATE INDEX dir_owners_by_package ON dir_owners(package_id);
+
+    -- The policy decisions taken for a package when it was installed, with
+    -- their provenance as JSON (rule, file, line, delegation chain), so
+    -- `explain` and audits can show why something was allowed.
+    CREATE TABLE decisions (
+        package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+        item       TEXT NOT NULL,
+        verdict    TEXT NOT NULL,
+        provenance TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX decisions_by_package ON decisions(package_id);
+
+    -- The capability footprint of each installed package (JSON from
+    -- pkgward-policy), used by upgrades to detect capability growth.
+    CREATE TABLE footprints (
+        package_id INTEGER NOT NULL PRIMARY KEY REFERENCES packages(id) ON DELETE CASCADE,
+        footprint  TEXT NOT NULL
+    ) STRICT;
+
+    -- Each maintainer-script run: which script, the sandbox status achieved
+    -- (JSON, recorded, never assumed) and the exit code. Filled once scripts run.
+    CREATE TABLE script_runs (
+        id         INTEGER PRIMARY KEY,
+        package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+        script     TEXT NOT NULL,
+        sandbox_status TEXT NOT NULL,
+        exit_code  INTEGER,
+        ran_at     INTEGER NOT NULL
+    ) STRICT;
+
+    -- Attestations (DSSE envelopes) that admitted a package, with the key that
+    -- signed each. Filled once attestation checks run at install.
+    CREATE TABLE attestations (
+        id         INTEGER PRIMARY KEY,
+        package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+        key_id     TEXT NOT NULL,
+        envelope   TEXT NOT NULL,
+        verified_at INTEGER NOT NULL
+    ) STRICT;
+    ",
+];
+
+/// Whether a package is installed or only its kept conffiles remain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PackageStatus {
+    Installed,
+    /// Removed without `--purge`; the administrator's modified conffiles are kept.
+    ConfigFiles,
+}
+
+impl PackageStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            PackageStatus::Installed => "installed",
+            PackageStatus::ConfigFiles => "config-files",
+        }
+    }
+}
+
+/// A package's identity and state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageRecord {
+    pub repo: String,
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    pub artifact_sha256: String,
+    pub status: PackageStatus,
+    /// Seconds since the Unix epoch.
+    pub installed_at: i64,
+    /// The package's relationship fields, JSON text.
+    pub relations: String,
+}
+
+/// The kind of a non-directory path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FileKind {
+    File,
+    Symlink,
+    Hardlink,
+}
+
+impl FileKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::File => "file",
+            FileKind::Symlink => "symlink",
+            FileKind::Hardlink => "hardlink",
+        }
+    }
+}
+
+/// One non-directory path owned by a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub path: String,
+    pub kind: FileKind,
+    pub mode: u32,
+    pub owner: String,
+    pub group: String,
+    pub digest: Option<String>,
+    pub target: Option<String>,
+    pub conffile: bool,
+    pub conffile_original_digest: Option<String>,
+}
+
+/// One directory shipped by a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirRecord {
+    pub path: String,
+    pub mode: u32,
+    pub owner: String,
+    pub group: String,
+}
+
+/// One policy decision recorded for a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub item: String,
+    pub verdict: String,
+    /// JSON text.
+    pub provenance: String,
+}
+
+/// Everything recorded about a package when it is (re)installed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageInstall {
+    pub package: PackageRecord,
+    pub files: Vec<FileRecord>,
+    pub dirs: Vec<DirRecord>,
+    pub decisions: Vec<DecisionRecord>,
+    /// JSON text, if a footprint was computed.
+    pub footprint: Option<String>,
+}
+
+/// A removal: the package's rows go, except `keep_conffiles` (paths), which
+/// stay recorded under status `config-files`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageRemoval {
+    pub name: String,
+    pub keep_conffiles: Vec<String>,
+}
+
+/// One atomic change to the database: removals, then installs (an install
+/// replaces any previous rows of the same name). Applying the same change
+/// twice yields the same state, which recovery relies on when it rolls a
+/// journal forward.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub removals: Vec<PackageRemoval>,
+    pub installs: Vec<PackageInstall>,
+}
+
+/// The gateway to the package database: the only owner of the connection.
+#[derive(Debug)]
+pub struct Database {
+    connection: Connection,
+    path: PathBuf,
+}
+
+impl Database {
+    /// The schema version this build writes.
+    #[allow(clippy::cast_possible_wrap)] // a handful of migrations
+    pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+    /// Opens (creating if needed) the database at `path` and applies pending
+    /// migrations. The parent directory must exist.
+    pub fn open(path: &Path) -> Result<Database, DatabaseError> {
+        let open_error = |source| DatabaseError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let connection = Connection::open(path).map_err(open_error)?;
+        // WAL: readers never block on the writer. synchronous=FULL: WAL
+        // frames are fsynced at every commit, so a commit is durable.
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_error)?;
+        connection
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(open_error)?;
+        connection
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_error)?;
+        connection
+            .busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(open_error)?;
+        let mut database = Database {
+            connection,
+            path: path.to_path_buf(),
+        };
+        database.migrate()?;
+        Ok(database)
+    }
+
+    /// The path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn query_error(&self) -> impl Fn(rusqlite::Error) -> DatabaseError + '_ {
+        move |source| DatabaseError::Query {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn migrate(&mut self) -> Result<(), DatabaseError> {
+        let path = self.path.clone();
+        let error = |source| DatabaseError::Query {
+            path: path.clone(),
+            source,
+        };
+        let transaction = self
+            .connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(error)?;
+        let current: i64 = transaction
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(error)?;
+        if current > Self::SCHEMA_VERSION {
+            return Err(DatabaseError::TooNew {
+                path,
+                found: current,
+                known: Self::SCHEMA_VERSION,
+            });
+        }
+        let start = usize::try_from(current).unwrap_or(0);
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(start) {
+            transaction.execute_batch(migration).map_err(error)?;
+            transaction
+                .pragma_update(
+                    None,
+                    "user_version",
+                    i64::try_from(index + 1).unwrap_or(i64::MAX),
+                )
+                .map_err(error)?;
+        }
+        transaction.commit().map_err(error)
+    }
+
+    /// `PRAGMA integrity_check`: `Ok(())` when SQLite reports `ok`, otherwise the report.
+    pub fn integrity_check(&self) -> Result<Result<(), String>, DatabaseError> {
+        let report: String = self
+            .connection
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .map_err(self.query_error())?;
+        Ok(if report == "ok" { Ok(()) } else { Err(report) })
+    }
+
+    /// All packages, sorted by name.
+    pub fn packages(&self) -> Result<Vec<PackageRecord>, DatabaseError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT repo, name, version, architecture, artifact_sha256, status, installed_at,
+                        relations
+                 FROM packages ORDER BY name",
+            )
+            .map_err(self.query_error())?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, i64>(6)?,
+                    row.get::<_, String>(7)?,
+                ))
+            })
+            .map_err(self.query_error())?;
+        let mut packages = Vec::new();
+        for row in rows {
+            let (
+                repo,
+                name,
+                version,
+                architecture,
+                artifact_sha256,
+                status,
+                installed_at,
+                relations,
+            ) = row.map_err(self.query_error())?;
+            let status = match status.as_str() {
+                "installed" => PackageStatus::Installed,
+                "config-files" => PackageStatus::ConfigFiles,
+                _ => {
+                    return Err(DatabaseError::InvalidValue {
+                        path: self.path.clone(),
+                        column: "packages.status",
+                        value: status,
+                    })
+                }
+            };
+            packages.push(PackageRecord {
+                repo,
+                name,
+                version,
+                architecture,
+                artifact_sha256,
+                status,
+                installed_at,
+                relations,
+            });
+        }
+        Ok(packages)
+    }
+
+    /// The package named `name`, if recorded.
+    pub fn package(&self, name: &str) -> Result<Option<PackageRecord>, DatabaseError> {
+        Ok(self
+            .packages()?
+            .into_iter()
+            .find(|package| package.name == name))
+    }
+
+    /// The files of the package `name`, sorted by path.
+    pub fn files(&self, name: &str) -> Result<Vec<FileRecord>, DatabaseError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT f.path, f.kind, f.mode, f.owner, f.grp, f.digest, f.target, f.conffile,
+                        f.conffile_original_digest
+                 FROM files f JOIN packages p ON p.id = f.package_id
+                 WHERE p.name = ?1 ORDER BY f.path",
+            )
+            .map_err(self.query_error())?;
+        let rows = statement
+            .query_map([name], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, Option<String>>(5)?,
+                    row.get::<_, Option<String>>(6)?,
+                    row.get::<_, i64>(7)?,
+                    row.get::<_, Option<String>>(8)?,
+                ))
+            })
+            .map_err(self.query_error())?;
+        let mut files = Vec::new();
+        for row in rows {
+            let (path, kind, mode, owner, group, digest, target, conffile, original) =
+                row.map_err(self.query_error())?;
+            let kind = match kind.as_str() {
+                "file" => FileKind::File,
+                "symlink" => FileKind::Symlink,
+                "hardlink" => FileKind::Hardlink,
+                _ => {
+                    return Err(DatabaseError::InvalidValue {
+                        path: self.path.clone(),
+                        column: "files.kind",
+                        value: kind,
+                    })
+                }
+            };
+            files.push(FileRecord {
+                path,
+                kind,
+                mode: u32::try_from(mode).map_err(|_| DatabaseError::InvalidValue {
+                    path: self.path.clone(),
+                    column: "files.mode",
+                    value: mode.to_string(),
+                })?,
+                owner,
+                group,
+                digest,
+                target,
+                conffile: conffile != 0,
+                conffile_original_digest: original,
+            });
+        }
+        Ok(files)
+    }
+
+    /// The directories the package `name` ships, sorted by path.
+    pub fn dirs(&self, name: &str) -> Result<Vec<DirRecord>, DatabaseError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT d.path, d.mode, d.owner, d.grp
+                 FROM dirs d JOIN dir_owners o ON o.path = d.path
+                 JOIN packages p ON p.id = o.package_id
+                 WHERE p.name = ?1 ORDER BY d.path",
+            )
+            .map_err(self.query_error())?;
+        let rows = statement
+            .query_map([name], |row| {
+                Ok(DirRecord {
+                    path: row.get(0)?,
+                    mode: row.get(1)?,
+                    owner: row.get(2)?,
+                    group: row.get(3)?,
+                })
+            })
+            .map_err(self.query_error())?;
+        rows.collect::<Result<_, _>>().map_err(self.query_error())
+    }
+
+    /// The packages owning `path` (canonical): the one owner of a file, or all
+    /// the owners of a directory, sorted by name.
+    pub fn owners(&self, path: &str) -> Result<Vec<String>, DatabaseError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT p.name FROM files f JOIN packages p ON p.id = f.package_id WHERE f.path = ?1
+                 UNION
+                 SELECT p.name FROM dir_owners o JOIN packages p ON p.id = o.package_id WHERE o.path = ?1
+                 ORDER BY 1",
+            )
+            .map_err(self.query_error())?;
+        let rows = statement
+            .query_map([path], |row| row.get::<_, String>(0))
+            .map_err(self.query_error())?;
+        rows.collect::<Result<_, _>>().map_err(self.query_error())
+    }
+
+    /// The decisions recorded for the package `name`.
+    pub fn decisions(&self, name: &str) -> Result<Vec<DecisionRecord>, DatabaseError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT d.item, d.verdict, d.provenance FROM decisions d
+                 JOIN packages p ON p.id = d.package_id WHERE p.name = ?1 ORDER BY d.rowid",
+            )
+            .map_err(self.query_error())?;
+        let rows = statement
+            .query_map([name], |row| {
+                Ok(DecisionRecord {
+                    item: row.get(0)?,
+                    verdict: row.get(1)?,
+                    provenance: row.get(2)?,
+                })
+            })
+            .map_err(self.query_error())?;
+        rows.collect::<Result<_, _>>().map_err(self.query_error())
+    }
+
+    /// The footprint JSON recorded for the package `name`.
+    pub fn footprint(&self, name: &str) -> Result<Option<String>, DatabaseError> {
+        self.connection
+            .query_row(
+                "SELECT f.footprint FROM footprints f JOIN packages p ON p.id = f.package_id
+                 WHERE p.name = ?1",
+                [name],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.query_error())
+    }
+
+    /// Applies `change` in one SQLite transaction. Idempotent.
+    pub fn apply(&mut self, change: &Change) -> Result<(), DatabaseError> {
+        let path = self.path.clone();
+        let error = |source| DatabaseError::Query {
+            path: path.clone(),
+            source,
+        };
+        let transaction = self
+            .connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(error)?;
+        for removal in &change.removals {
+            apply_removal(&transaction, removal).map_err(error)?;
+        }
+        for install in &change.installs {
+            apply_install(&transaction, install).map_err(error)?;
+        }
+        // Directories whose last owner went are forgotten; the engine removes
+        // them from disk (if empty) as part of the same journaled commit.
+        transaction
+            .execute(
+                "DELETE FROM dirs WHERE path NOT IN (SELECT path FROM dir_owners)",
+                [],
+            )
+            .map_err(error)?;
+        transaction.commit().map_err(error)
+    }
+}
+
+fn apply_removal(transaction: &Transaction<'_>, removal: &PackageRemoval) -> rusqlite::Result<()> {
+    let Some(id) = transaction
+        .query_row(
+            "SELECT id FROM packages WHERE name = ?1",
+            [&removal.name],
+            |row| row.get::<_, i64>(0),
+        )
+        .optional()?
+    else {
+        return Ok(());
+    };
+    if removal.keep_conffiles.is_empty() {
+        transaction.execute("DELETE FROM packages WHERE id = ?1", [id])?;
+        return Ok(());
+    }
+    // dpkg's `config-files` state: the package is gone but the conffiles the
+    // administrator edited stay on disk and stay recorded, so `--purge` later
+    // knows to delete them.
+    transaction.execute(
+        "UPDATE packages SET status = 'config-files' WHERE id = ?1",
+        [id],
+    )?;
+    transaction.execute("DELETE FROM decisions WHERE package_id = ?1", [id])?;
+    transaction.execute("DELETE FROM footprints WHERE package_id = ?1", [id])?;
+    let mut statement = transaction.prepare("SELECT path FROM files WHERE package_id = ?1")?;
+    let paths: Vec<String> = statement
+        .query_map([id], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for path in paths {
+        if !removal.keep_conffiles.contains(&path) {
+            transaction.execute("DELETE FROM files WHERE path = ?1", [&path])?;
+        }
+    }
+    // The package keeps owning the directories that hold its kept conffiles,
+    // so a later `--purge` removes them once the conffiles are gone.
+    transaction.execute(
+        "DELETE FROM dir_owners WHERE package_id = ?1 AND NOT EXISTS (
+             SELECT 1 FROM files f WHERE f.package_id = ?1 AND f.path LIKE dir_owners.path || '/%')",
+        [id],
+    )?;
+    Ok(())
+}
+
+fn apply_install(transaction: &Transaction<'_>, install: &PackageInstall) -> rusqlite::Result<()> {
+    let package = &install.package;
+    transaction.execute("DELETE FROM packages WHERE name = ?1", [&package.name])?;
+    transaction.execute(
+        "INSERT INTO packages (repo, name, version, architecture, artifact_sha256, status,
+                               installed_at, relations)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            package.repo,
+            package.name,
+            package.version,
+            package.architecture,
+            package.artifact_sha256,
+            package.status.as_str(),
+            package.installed_at,
+            package.relations
+        ],
+    )?;
+    let id = transaction.last_insert_rowid();
+    {
+        // A path taken over from another package (Replaces, or a config-files
+        // remnant) changes owner: the previous row goes.
+        let mut insert_file = transaction.prepare(
+            "INSERT OR REPLACE INTO files (package_id, path, kind, mode, owner, grp, digest, target,
+                                           conffile, conffile_original_digest)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for file in &install.files {
+            insert_file.execute(params![
+                id,
+                file.path,
+                file.kind.as_str(),
+                file.mode,
+                file.owner,
+                file.group,
+                file.digest,
+                file.target,
+                i64::from(file.conffile),
+                file.conffile_original_digest
+            ])?;
+        }
+        let mut insert_dir = transaction.prepare(
+            "INSERT INTO dirs (path, mode, owner, grp) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(path) DO NOTHING",
+        )?;
+        let mut insert_dir_owner = transaction
+            .prepare("INSERT OR IGNORE INTO dir_owners (path, package_id) VALUES (?1, ?2)")?;
+        for dir in &install.dirs {
+            insert_dir.execute(params![dir.path, dir.mode, dir.owner, dir.group])?;
+            insert_dir_owner.execute(params![dir.path, id])?;
+        }
+        let mut insert_decision = transaction.prepare(
+            "INSERT INTO decisions (package_id, item, verdict, provenance) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for decision in &install.decisions {
+            insert_decision.execute(params![
+                id,
+                decision.item,
+                decision.verdict,
+                decision.provenance
+            ])?;
+        }
+    }
+    if let Some(footprint) = &install.footprint {
+        transaction.execute(
+            "INSERT INTO footprints (package_id, footprint) VALUES (?1, ?2)",
+            params![id, footprint],
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn package(name: &str, version: &str) -> PackageRecord {
+        PackageRecord {
+            repo: "test".into(),
+            name: name.into(),
+            version: version.into(),
+            architecture: "amd64".into(),
+            artifact_sha256: "00".repeat(32),
+            status: PackageStatus::Installed,
+            installed_at: 1,
+            relations: "{}".into(),
+        }
+    }
+
+    fn file(path: &str, conffile: bool) -> FileRecord {
+        FileRecord {
+            path: path.into(),
+            kind: FileKind::File,
+            mode: 0o644,
+            owner: "root".into(),
+            group: "root".into(),
+            digest: Some("ab".repeat(32)),
+            target: None,
+            conffile,
+            conffile_original_digest: conffile.then(|| "ab".repeat(32)),
+        }
+    }
+
+    fn dir(path: &str) -> DirRecord {
+        DirRecord {
+            path: path.into(),
+            mode: 0o755,
+            owner: "root".into(),
+            group: "root".into(),
+        }
+    }
+
+    fn install(
+        name: &str,
+        version: &str,
+        files: Vec<FileRecord>,
+        dirs: Vec<DirRecord>,
+    ) -> PackageInstall {
+        PackageInstall {
+            package: package(name, version),
+            files,
+            dirs,
+            decisions: vec![DecisionRecord {
+                item: "place /usr/bin".into(),
+                verdict: "allow".into(),
+                provenance: "{}".into(),
+            }],
+            footprint: Some("{\"files\":[]}".into()),
+        }
+    }
+
+    fn open_temp() -> (tempfile::TempDir, Database) {
+        let directory = tempfile::tempdir().unwrap();
+        let database = Database::open(&directory.path().join("db.sqlite")).unwrap();
+        (directory, database)
+    }
+
+    #[test]
+    fn fresh_database_has_current_schema_wal_and_full_sync() {
+        let (_directory, database) = open_temp();
+        let version: i64 = database
+            .connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, Database::SCHEMA_VERSION);
+        let mode: String = database
+            .connection
+            .pragma_query_value(None, "journal_mode", |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let synchronous: i64 = database
+            .connection
+            .pragma_query_value(None, "synchronous", |row| row.get(0))
+            .unwrap();
+        assert_eq!(synchronous, 2, "FULL is 2");
+        assert_eq!(database.integrity_check().unwrap(), Ok(()));
+    }
+
+    #[test]
+    fn reopening_does_not_rerun_migrations_and_keeps_rows() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("db.sqlite");
+        let mut database = Database::open(&path).unwrap();
+        database
+            .apply(&Change {
+                removals: vec![],
+                installs: vec![install(
+                    "hello",
+                    "1.0",
+                    vec![file("/usr/bin/hello", false)],
+                    vec![],
+                )],
+            })
+            .unwrap();
+        drop(database);
+        let database = Database::open(&path).unwrap();
+        assert_eq!(database.packages().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn newer_schema_is_refused_with_its_version() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("db.sqlite");
+        drop(Database::open(&path).unwrap());
+        let connection = Connection::open(&path).unwrap();
+        connection.pragma_update(None, "user_version", 99).unwrap();
+        drop(connection);
+        let error = Database::open(&path).unwrap_err();
+        assert!(error.to_string().contains("schema version 99"), "{error}");
+    }
+
+    #[test]
+    fn install_records_package_files_dirs_decisions_footprint() {
+        let (_directory, mut database) = open_temp();
+        let change = Change {
+            removals: vec![],
+            installs: vec![install(
+                "hello",
+                "1.0",
+                vec![file("/usr/bin/hello", false), file("/etc/hello.conf", true)],
+                vec![dir("/usr"), dir("/usr/bin")],
+            )],
+        };
+        database.apply(&change).unwrap();
+        // Idempotent: recovery may apply the same change again.
+        database.apply(&change).unwrap();
+        assert_eq!(database.packages().unwrap(), vec![package("hello", "1.0")]);
+        let files = database.files("hello").unwrap();
+        assert_eq!(files.len(), 2);
+        assert_eq!(files[0].path, "/etc/hello.conf");
+        assert!(files[0].conffile);
+        assert_eq!(
+            database.dirs("hello").unwrap(),
+            vec![dir("/usr"), dir("/usr/bin")]
+        );
+        assert_eq!(database.owners("/usr/bin/hello").unwrap(), vec!["hello"]);
+        assert_eq!(database.decisions("hello").unwrap().len(), 1);
+        assert_eq!(
+            database.footprint("hello").unwrap().as_deref(),
+            Some("{\"files\":[]}")
+        );
+    }
+
+    #[test]
+    fn shared_directories_are_reference_counted() {
+        let (_directory, mut database) = open_temp();
+        database
+            .apply(&Change {
+                removals: vec![],
+                installs: vec![
+                    install(
+                        "a",
+                        "1",
+                        vec![file("/usr/bin/a", false)],
+                        vec![dir("/usr"), dir("/usr/bin")],
+                    ),
+                    install(
+                        "b",
+                        "1",
+                        vec![file("/usr/bin/b", false)],
+                        vec![dir("/usr"), dir("/usr/bin")],
+                    ),
+                ],
+            })
+            .unwrap();
+        assert_eq!(database.owners("/usr/bin").unwrap(), vec!["a", "b"]);
+        database
+            .apply(&Change {
+                removals: vec![PackageRemoval {
+                    name: "a".into(),
+                    keep_conffiles: vec![],
+                }],
+                installs: vec![],
+            })
+            .unwrap();
+        assert_eq!(database.owners("/usr/bin").unwrap(), vec!["b"]);
+        assert!(database.package("a").unwrap().is_none());
+        assert!(database.files("a").unwrap().is_empty());
+        database
+            .apply(&Change {
+                removals: vec![PackageRemoval {
+                    name: "b".into(),
+                    keep_conffiles: vec![],
+                }],
+                installs: vec![],
+            })
+            .unwrap();
+        let remaining: i64 = database
+            .connection
+            .query_row("SELECT count(*) FROM dirs", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(remaining, 0, "last owner gone: directory rows gone");
+    }
+
+    #[test]
+    fn remove_keeping_modified_conffiles_leaves_config_files_state() {
+        let (_directory, mut database) = open_temp();
+        database
+            .apply(&Change {
+                removals: vec![],
+                installs: vec![install(
+                    "hello",
+                    "1.0",
+                    vec![file("/usr/bin/hello", false), file("/etc/hello.conf", true)],
+                    vec![dir("/etc")],
+                )],
+            })
+            .unwrap();
+        database
+            .apply(&Change {
+                removals: vec![PackageRemoval {
+                    name: "hello".into(),
+                    keep_conffiles: vec!["/etc/hello.conf".into()],
+                }],
+                installs: vec![],
+            })
+            .unwrap();
+        let record = database.package("hello").unwrap().unwrap();
+        assert_eq!(record.status, PackageStatus::ConfigFiles);
+        let files = database.files("hello").unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].path, "/etc/hello.conf");
+        assert_eq!(
+            database.dirs("hello").unwrap(),
+            vec![dir("/etc")],
+            "still holds its conffile"
+        );
+    }
+
+    #[test]
+    fn upgrade_replaces_rows_and_takeover_moves_ownership() {
+        let (_directory, mut database) = open_temp();
+        database
+            .apply(&Change {
+                removals: vec![],
+                installs: vec![install(
+                    "a",
+                    "1",
+                    vec![file("/usr/bin/tool", false), file("/usr/bin/old", false)],
+                    vec![],
+                )],
+            })
+            .unwrap();
+        database
+            .apply(&Change {
+                removals: vec![],
+                installs: vec![install(
+                    "a",
+                    "2",
+                    vec![file("/usr/bin/tool", false)],
+                    vec![],
+                )],
+            })
+            .unwrap();
+        assert_eq!(database.package("a").unwrap().unwrap().version, "2");
+        assert_eq!(database.files("a").unwrap().len(), 1);
+        // Package b (Replaces: a) takes over /usr/bin/tool: one owner row remains.
+        database
+            .apply(&Change {
+                removals: vec![],
+                installs: vec![install(
+                    "b",
+                    "1",
+                    vec![file("/usr/bin/tool", false)],
+                    vec![],
+                )],
+            })
+            .unwrap();
+        assert_eq!(database.owners("/usr/bin/tool").unwrap(), vec!["b"]);
+        assert!(database.files("a").unwrap().is_empty());
+    }
+}

@@ -64,6 +64,8 @@ impl std::error::Error for ReadError {
 pub enum Problem {
     #[error("cannot read the file")]
     Io(#[source] io::Error),
+    #[error("not a regular file")]
+    NotARegularFile,
     #[error("not a .deb: the file does not start with the `!<arch>` ar magic")]
     NotAnArArchive,
     #[error("the archive is truncated ({what})")]
@@ -117,6 +119,8 @@ pub enum Problem {
         "entry lies beneath `{ancestor}`, which this archive ships as a {kind}, not a directory"
     )]
     BeneathNonDirectory { ancestor: String, kind: EntryKind },
+    #[error("ambiguous pax header: {reason}")]
+    AmbiguousPax { reason: String },
     #[error("link target is missing")]
     MissingLinkTarget,
     #[error("symlink target is not valid UTF-8")]
@@ -411,8 +415,14 @@ impl Read for MeteredReader<'_> {
         let count = match self.inner.read(buffer) {
             Ok(count) => count,
             Err(error) => {
-                let problem = classify_decompression_error(&error, self.compression, self.limits);
-                *self.meter.failure.borrow_mut() = Some(problem);
+                let mut failure = self.meter.failure.borrow_mut();
+                if failure.is_none() {
+                    *failure = Some(classify_decompression_error(
+                        &error,
+                        self.compression,
+                        self.limits,
+                    ));
+                }
                 return Err(error);
             }
         };
@@ -516,6 +526,101 @@ fn decompressor<'a>(
     })
 }
 
+/// Decompressed bytes travel from the decompressor thread in chunks of this size.
+const PIPELINE_CHUNK: usize = 128 * 1024;
+/// Chunks in flight: bounds the pipeline's memory to about 0.5 MiB.
+const PIPELINE_DEPTH: usize = 4;
+
+/// Run the decompressor (and, through the member reader, the artifact
+/// hasher) on its own thread, so decompression overlaps tar parsing and
+/// content hashing — the same split as dpkg-deb's decompressor process
+/// feeding `tar`. The returned reader yields the decompressed bytes; a
+/// decompressor failure is recorded in `meter` and surfaces as a read error.
+/// If the reader is dropped early, the thread stops at its next chunk.
+fn spawn_decompressor<'scope, 'meter>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    compression: Compression,
+    input: impl Read + Send + 'scope,
+    limits: &'scope Limits,
+    meter: &'meter StreamMeter,
+) -> ChannelReader<'meter> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(PIPELINE_DEPTH);
+    scope.spawn(move || {
+        let mut decoder = match decompressor(compression, input, limits) {
+            Ok(decoder) => decoder,
+            Err(problem) => {
+                let _ = sender.send(Err(problem));
+                return;
+            }
+        };
+        loop {
+            let mut chunk = vec![0u8; PIPELINE_CHUNK];
+            let mut filled = 0;
+            let mut failure = None;
+            while filled < chunk.len() {
+                match decoder.read(&mut chunk[filled..]) {
+                    Ok(0) => break,
+                    Ok(count) => filled += count,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    Err(error) => {
+                        failure = Some(classify_decompression_error(&error, compression, limits));
+                        break;
+                    }
+                }
+            }
+            chunk.truncate(filled);
+            // A send only fails when the reader is gone: stop quietly.
+            if filled > 0 && sender.send(Ok(chunk)).is_err() {
+                return;
+            }
+            if let Some(problem) = failure {
+                let _ = sender.send(Err(problem));
+                return;
+            }
+            if filled < PIPELINE_CHUNK {
+                return;
+            }
+        }
+    });
+    ChannelReader {
+        receiver,
+        current: Vec::new(),
+        position: 0,
+        meter,
+    }
+}
+
+/// The consuming end of [`spawn_decompressor`].
+struct ChannelReader<'meter> {
+    receiver: std::sync::mpsc::Receiver<Result<Vec<u8>, Problem>>,
+    current: Vec<u8>,
+    position: usize,
+    meter: &'meter StreamMeter,
+}
+
+impl Read for ChannelReader<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        while self.position == self.current.len() {
+            match self.receiver.recv() {
+                Ok(Ok(chunk)) => {
+                    self.current = chunk;
+                    self.position = 0;
+                }
+                Ok(Err(problem)) => {
+                    *self.meter.failure.borrow_mut() = Some(problem);
+                    return Err(io::Error::other("decompression failed"));
+                }
+                // The decompressor thread finished: end of stream.
+                Err(std::sync::mpsc::RecvError) => return Ok(0),
+            }
+        }
+        let count = buffer.len().min(self.current.len() - self.position);
+        buffer[..count].copy_from_slice(&self.current[self.position..self.position + count]);
+        self.position += count;
+        Ok(count)
+    }
+}
+
 /// Where we are in dpkg's member order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -545,7 +650,21 @@ fn walk<E>(
         member: None,
         entry: None,
     };
+    // Refuse FIFOs, devices and directories before opening: opening a FIFO
+    // for reading blocks until a writer appears (THREATS 10: never block on
+    // a FIFO), and a device could be endless. Checked again on the open file.
+    let metadata =
+        std::fs::metadata(artifact).map_err(|error| location.error(Problem::Io(error)))?;
+    if !metadata.is_file() {
+        return Err(location.error(Problem::NotARegularFile).into());
+    }
     let file = File::open(artifact).map_err(|error| location.error(Problem::Io(error)))?;
+    let metadata = file
+        .metadata()
+        .map_err(|error| location.error(Problem::Io(error)))?;
+    if !metadata.is_file() {
+        return Err(location.error(Problem::NotARegularFile).into());
+    }
     let mut reader = ArtifactReader {
         inner: BufReader::with_capacity(64 * 1024, file),
         hasher: Sha256::new(),
@@ -723,15 +842,26 @@ fn tar_problem(error: &io::Error, meter: &StreamMeter) -> Problem {
 }
 
 fn read_control_member<E>(
-    member: &mut impl Read,
+    member: &mut (impl Read + Send),
+    compression: Compression,
+    limits: &Limits,
+    meter: &StreamMeter,
+    location: &mut Location<'_>,
+) -> Result<ControlData, WalkError<E>> {
+    std::thread::scope(|scope| {
+        let decompressed = spawn_decompressor(scope, compression, member, limits, meter);
+        read_control_tar(Box::new(decompressed), compression, limits, meter, location)
+    })
+}
+
+fn read_control_tar<E>(
+    decompressed: Box<dyn Read + '_>,
     compression: Compression,
     limits: &Limits,
     meter: &StreamMeter,
     location: &mut Location<'_>,
 ) -> Result<ControlData, WalkError<E>> {
     let consumed = Cell::new(0);
-    let decompressed =
-        decompressor(compression, member, limits).map_err(|problem| location.error(problem))?;
     let metered = MeteredReader {
         inner: decompressed,
         meter,
@@ -799,6 +929,7 @@ fn read_control_member<E>(
     location.entry = None;
     check_end_of_archive(consumed.get(), end_of_last_entry)
         .map_err(|problem| location.error(problem))?;
+    finish_stream(archive.into_inner(), meter).map_err(|problem| location.error(problem))?;
     if control.fields.is_none() {
         location.entry = Some("./control".to_owned());
         return Err(location
@@ -1078,7 +1209,33 @@ fn owner_name(
 
 #[allow(clippy::too_many_arguments)]
 fn read_data_member<E>(
-    member: &mut impl Read,
+    member: &mut (impl Read + Send),
+    compression: Compression,
+    limits: &Limits,
+    meter: &StreamMeter,
+    location: &mut Location<'_>,
+    entries: &mut Vec<Entry>,
+    installed_size: &mut u64,
+    visit: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
+) -> Result<(), WalkError<E>> {
+    std::thread::scope(|scope| {
+        let decompressed = spawn_decompressor(scope, compression, member, limits, meter);
+        read_data_tar(
+            Box::new(decompressed),
+            compression,
+            limits,
+            meter,
+            location,
+            entries,
+            installed_size,
+            visit,
+        )
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_data_tar<E>(
+    decompressed: Box<dyn Read + '_>,
     compression: Compression,
     limits: &Limits,
     meter: &StreamMeter,
@@ -1088,8 +1245,6 @@ fn read_data_member<E>(
     visit: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
 ) -> Result<(), WalkError<E>> {
     let consumed = Cell::new(0);
-    let decompressed =
-        decompressor(compression, member, limits).map_err(|problem| location.error(problem))?;
     let metered = MeteredReader {
         inner: decompressed,
         meter,
@@ -1124,6 +1279,11 @@ fn read_data_member<E>(
             .map_err(|problem| location.error(problem))?;
         let mut pax_owner = None;
         let mut pax_group = None;
+        let mut pax_keys: HashSet<Vec<u8>> = HashSet::new();
+        let tar_entry_link = tar_entry
+            .link_name_bytes()
+            .map(std::borrow::Cow::into_owned);
+        let tar_entry_size = tar_entry.size();
         if let Some(extensions) = tar_entry
             .pax_extensions()
             .map_err(|error| location.error(tar_problem(&error, meter)))?
@@ -1134,7 +1294,62 @@ fn read_data_member<E>(
                         message: format!("bad pax extended header: {error}"),
                     })
                 })?;
-                match extension.key_bytes() {
+                let key = extension.key_bytes().to_vec();
+                // The `tar` crate takes the *first* record of a key and
+                // silently ignores a malformed `size`; GNU tar and Python take
+                // the *last* and fail on garbage. Any such disagreement is a
+                // smuggling vector (CVE-2025-62518 class), so refuse it.
+                if !pax_keys.insert(key.clone()) {
+                    return Err(location
+                        .error(Problem::AmbiguousPax {
+                            reason: format!(
+                                "record `{}` appears twice",
+                                String::from_utf8_lossy(&key).escape_debug()
+                            ),
+                        })
+                        .into());
+                }
+                if matches!(key.as_slice(), b"size" | b"uid" | b"gid") {
+                    let value = std::str::from_utf8(extension.value_bytes())
+                        .ok()
+                        .and_then(|text| text.parse::<u64>().ok());
+                    match (key.as_slice(), value) {
+                        (_, None) => {
+                            return Err(location
+                                .error(Problem::AmbiguousPax {
+                                    reason: format!(
+                                        "record `{}` is not a decimal number",
+                                        String::from_utf8_lossy(&key)
+                                    ),
+                                })
+                                .into())
+                        }
+                        (b"size", Some(size)) if size != tar_entry_size => {
+                            return Err(location
+                                .error(Problem::AmbiguousPax {
+                                    reason: "record `size` disagrees with the size used".to_owned(),
+                                })
+                                .into())
+                        }
+                        _ => {}
+                    }
+                }
+                if key == b"path" && extension.value_bytes() != raw_path.as_slice() {
+                    return Err(location
+                        .error(Problem::AmbiguousPax {
+                            reason: "record `path` conflicts with a GNU long name".to_owned(),
+                        })
+                        .into());
+                }
+                if key == b"linkpath" && Some(extension.value_bytes()) != tar_entry_link.as_deref()
+                {
+                    return Err(location
+                        .error(Problem::AmbiguousPax {
+                            reason: "record `linkpath` conflicts with a GNU long link".to_owned(),
+                        })
+                        .into());
+                }
+                match key.as_slice() {
                     b"uname" => pax_owner = Some(extension.value_bytes().to_vec()),
                     b"gname" => pax_group = Some(extension.value_bytes().to_vec()),
                     // PAX-format sparse files (GNU.sparse.*): THREATS 15.
@@ -1287,6 +1502,16 @@ fn read_data_member<E>(
     }
     check_end_of_archive(consumed.get(), end_of_last_entry)
         .map_err(|problem| location.error(problem))?;
+    finish_stream(archive.into_inner(), meter).map_err(|problem| location.error(problem))?;
+    Ok(())
+}
+
+/// Decompress to the end of the stream after the tar end-of-archive block,
+/// so the compressor's own integrity check (xz and gzip CRCs, zstd checksum)
+/// is verified, as dpkg's decompressor does. Still bounded by the
+/// uncompressed-size limit.
+fn finish_stream(mut rest: MeteredReader<'_>, meter: &StreamMeter) -> Result<(), Problem> {
+    io::copy(&mut rest, &mut io::sink()).map_err(|error| tar_problem(&error, meter))?;
     Ok(())
 }
 

@@ -840,21 +840,38 @@ fn case21_member_names_with_slash_or_dot_dot_are_refused() {
 #[test]
 fn case21_odd_member_without_padding_byte_is_refused() {
     let (control, data) = members();
-    // Make the data member odd-sized and drop the padding byte at the end.
-    let mut data = data;
-    if data.len() % 2 == 0 {
-        data.push(0);
-    }
+    // An odd-sized reserved member (dpkg skips `_` members) as the last
+    // member, with its padding byte cut off.
     let mut bytes = ar_archive(&[
         ("debian-binary", b"2.0\n"),
         ("control.tar.gz", &control),
         ("data.tar.gz", &data),
+        ("_extra", b"odd"),
     ]);
     assert_eq!(bytes.pop(), Some(b'\n'));
     let error = refused(&bytes);
-    assert_names(&error, "data.tar.gz", None);
+    assert_names(&error, "_extra", None);
     assert!(
         matches!(&*error.problem, Problem::MissingPadding),
+        "{error}"
+    );
+}
+
+#[test]
+fn trailing_garbage_after_the_compressed_stream_is_refused() {
+    let (control, mut data) = members();
+    data.extend_from_slice(b"garbage");
+    let error = refused(&ar_archive(&[
+        ("debian-binary", b"2.0\n"),
+        ("control.tar.gz", &control),
+        ("data.tar.gz", &data),
+    ]));
+    assert_names(&error, "data.tar.gz", None);
+    assert!(
+        matches!(
+            &*error.problem,
+            Problem::Decompression { .. } | Problem::Truncated { .. }
+        ),
         "{error}"
     );
 }
@@ -1015,4 +1032,165 @@ fn for_each_data_entry_streams_content_in_archive_order() {
     );
     assert_eq!(package.entries.len(), 3);
     assert!(package.entries[1].sha256.is_some());
+}
+
+#[test]
+fn corrupted_compression_checksum_after_the_tar_end_is_detected() {
+    let mut tar = TarBuilder::new();
+    tar.file("./a", 0o644, b"content");
+    let mut gzip = Compression::Gzip.compress(&tar.finish());
+    // The gzip trailer is CRC32 then ISIZE; the tar parser stops at the first
+    // end block, so only draining the stream finds this.
+    let crc_position = gzip.len() - 8;
+    gzip[crc_position] ^= 0xff;
+    let control = Compression::Gzip.compress(&control_tar(&control_paragraph("pkg", "1"), &[]));
+    let error = refused(&ar_archive(&[
+        ("debian-binary", b"2.0\n"),
+        ("control.tar.gz", &control),
+        ("data.tar.gz", &gzip),
+    ]));
+    assert_names(&error, "data.tar.gz", None);
+    assert!(
+        matches!(
+            &*error.problem,
+            Problem::Decompression {
+                compression: "gzip",
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn callback_error_stops_the_stream_without_waiting_for_the_rest() {
+    #[derive(Debug)]
+    enum Outcome {
+        Stopped(String),
+        Read(#[allow(dead_code)] ReadError),
+    }
+    impl From<ReadError> for Outcome {
+        fn from(error: ReadError) -> Self {
+            Self::Read(error)
+        }
+    }
+    // Enough data that the decompressor thread is still producing when the
+    // callback gives up: the reader must stop it and return the error.
+    let mut tar = TarBuilder::new();
+    tar.file("./first", 0o644, b"stop here");
+    tar.file("./big", 0o644, &vec![0x5a; 8 << 20]);
+    let bytes = deb_with_data(&tar.finish(), Compression::Xz);
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    file.write_all(&bytes).expect("write");
+
+    let mut visited = 0;
+    let result = deb::for_each_data_entry(file.path(), &Limits::default(), |entry, _| {
+        visited += 1;
+        Err(Outcome::Stopped(entry.path.clone()))
+    });
+    assert!(matches!(result, Err(Outcome::Stopped(path)) if path == "/first"));
+    assert_eq!(visited, 1);
+}
+
+#[test]
+fn case17_pax_records_that_readers_resolve_differently_are_refused() {
+    // Duplicate `size`: the tar crate would take the first, GNU tar the last.
+    let mut tar = TarBuilder::new();
+    tar.pax(&[("size", b"8"), ("size", b"2048")])
+        .file("./dup-size", 0o644, b"harmless");
+    let error = refused(&data_deb(&tar));
+    assert_names(&error, "data.tar.gz", Some("./dup-size"));
+    assert!(
+        matches!(&*error.problem, Problem::AmbiguousPax { reason } if reason.contains("twice")),
+        "{error}"
+    );
+
+    // Garbage `size`: the tar crate would silently fall back to the header.
+    let mut tar = TarBuilder::new();
+    tar.pax(&[("size", b"2048junk")])
+        .file("./bad-size", 0o644, b"harmless");
+    let error = refused(&data_deb(&tar));
+    assert_names(&error, "data.tar.gz", Some("./bad-size"));
+    assert!(
+        matches!(&*error.problem, Problem::AmbiguousPax { reason } if reason.contains("not a decimal")),
+        "{error}"
+    );
+
+    // A GNU long name and a PAX path naming different files.
+    let mut tar = TarBuilder::new();
+    tar.gnu_long_name(b"./usr/share/doc/harmless")
+        .pax(&[("path", b"./etc/cron.d/evil")])
+        .file("./short", 0o644, b"x");
+    let error = refused(&data_deb(&tar));
+    assert_names(&error, "data.tar.gz", Some("./usr/share/doc/harmless"));
+    assert!(
+        matches!(&*error.problem, Problem::AmbiguousPax { reason } if reason.contains("`path`")),
+        "{error}"
+    );
+}
+
+#[test]
+fn global_pax_headers_and_unknown_types_are_refused() {
+    // A global header (`g`) would rename every later entry for Python's
+    // tarfile but is ignored by the tar crate: refuse rather than guess.
+    for type_byte in [b'g', b'7', b'V'] {
+        let mut tar = TarBuilder::new();
+        tar.entry(&RawHeader::other(b"./odd", type_byte), &[])
+            .file("./a", 0o644, b"x");
+        let error = refused(&data_deb(&tar));
+        assert_eq!(error.member.as_deref(), Some("data.tar.gz"));
+        assert!(
+            matches!(&*error.problem, Problem::UnsupportedEntryType { type_byte: found } if *found == char::from(type_byte).to_string()),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn owner_names_with_control_characters_are_refused() {
+    let mut tar = TarBuilder::new();
+    tar.pax(&[("uname", b"root\x1b[2Jforged")])
+        .file("./a", 0o644, b"x");
+    let error = refused(&data_deb(&tar));
+    assert_names(&error, "data.tar.gz", Some("./a"));
+    assert!(
+        matches!(&*error.problem, Problem::BadOwnerName { .. }),
+        "{error}"
+    );
+    assert!(!error.to_string().contains('\x1b'));
+
+    // A newline inside a PAX value is a malformed record for the tar crate
+    // (it splits records on newlines), so it is refused one layer earlier.
+    let mut tar = TarBuilder::new();
+    tar.pax(&[("uname", b"root\nforged: line")])
+        .file("./a", 0o644, b"x");
+    let error = refused(&data_deb(&tar));
+    assert_names(&error, "data.tar.gz", Some("./a"));
+    assert!(
+        matches!(&*error.problem, Problem::MalformedTar { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn directories_and_fifos_are_refused_without_blocking() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let error = deb::read(dir.path(), &Limits::default()).expect_err("a directory");
+    assert!(
+        matches!(&*error.problem, Problem::NotARegularFile),
+        "{error}"
+    );
+
+    let fifo = dir.path().join("fifo.deb");
+    match std::process::Command::new("mkfifo").arg(&fifo).status() {
+        Ok(status) if status.success() => {
+            // Would block forever in open() without the check.
+            let error = deb::read(&fifo, &Limits::default()).expect_err("a FIFO");
+            assert!(
+                matches!(&*error.problem, Problem::NotARegularFile),
+                "{error}"
+            );
+        }
+        other => eprintln!("SKIPPED FIFO part: `mkfifo` unavailable ({other:?})"),
+    }
 }

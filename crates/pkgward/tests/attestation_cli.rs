@@ -6,6 +6,12 @@ use assert_cmd::Command;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/debs")
+        .join(name)
+}
+
 fn pkgward() -> Command {
     Command::cargo_bin("pkgward").unwrap()
 }
@@ -19,21 +25,28 @@ impl Setup {
         let setup = Self {
             dir: tempfile::tempdir().unwrap(),
         };
-        std::fs::write(
+        std::fs::copy(
+            example("pkgward-hello_1.0-1_all.deb"),
             setup.path("hello_1.0_amd64.deb"),
-            b"!<arch>\nnot really a deb, but bytes to hash\n",
         )
         .unwrap();
         std::fs::write(
             setup.path("policy.toml"),
-            b"[repo.main]\nverifiers = { keys = [], threshold = 1 }\n",
+            pkgward_policy::parse::EMBEDDED_DEFAULT,
         )
         .unwrap();
-        std::fs::write(
-            setup.path("footprint.json"),
-            br#"{"files":["/usr/bin/hello"],"scripts":[]}"#,
-        )
-        .unwrap();
+        // The default policy with placement narrowed to /opt: hello's
+        // /usr/bin file is denied, so the verdict is FAILED.
+        let strict = pkgward_policy::parse::EMBEDDED_DEFAULT.replace(
+            "package = \"*\"\npaths = [\"/**\"]",
+            "package = \"*\"\npaths = [\"/opt/**\"]",
+        );
+        assert_ne!(
+            strict,
+            pkgward_policy::parse::EMBEDDED_DEFAULT,
+            "default policy changed shape"
+        );
+        std::fs::write(setup.path("strict.toml"), strict).unwrap();
         setup
     }
 
@@ -53,28 +66,29 @@ impl Setup {
         String::from_utf8(output.stdout).unwrap().trim().to_owned()
     }
 
-    fn attest(&self, key: &str, verdict: &str) -> PathBuf {
-        let out = self.path(&format!("{key}.{verdict}.json"));
+    /// `attest` the hello package with `key` under `policy` (a file in the
+    /// temp dir); returns the envelope path.
+    fn attest(&self, key: &str, policy: &str) -> PathBuf {
+        let out = self.path(&format!("{key}.{policy}.json"));
         pkgward()
             .arg("attest")
             .arg(self.path("hello_1.0_amd64.deb"))
             .arg("--key")
             .arg(self.path(&format!("keys/{key}.key")))
             .arg("--policy")
-            .arg(self.path("policy.toml"))
-            .arg("--footprint")
-            .arg(self.path("footprint.json"))
-            .args(["--verdict", verdict, "--repo", "main", "--out"])
+            .arg(self.path(policy))
+            .args(["--verifier-id", key, "--out"])
             .arg(&out)
             .assert()
             .success();
         out
     }
 
-    fn policy_sha256(&self) -> String {
-        pkgward_attest::policy_digest(&std::fs::read(self.path("policy.toml")).unwrap(), None)
+    fn policy_sha256(&self, policy: &str) -> String {
+        pkgward_attest::policy_digest(&std::fs::read(self.path(policy)).unwrap(), None)
     }
 
+    /// `verify-attestation` accepting both test policies.
     fn verify(&self, envelopes: &[&Path], keys: &[&str], threshold: usize) -> std::process::Output {
         let mut command = pkgward();
         command.arg("verify-attestation").args(envelopes);
@@ -86,7 +100,8 @@ impl Setup {
         }
         command
             .args(["--threshold", &threshold.to_string()])
-            .args(["--policy-digest", &self.policy_sha256()])
+            .args(["--policy-digest", &self.policy_sha256("policy.toml")])
+            .args(["--policy-digest", &self.policy_sha256("strict.toml")])
             .output()
             .unwrap()
     }
@@ -182,9 +197,9 @@ fn two_of_three_needs_two_distinct_passing_verifiers() {
         .map(|(name, key)| format!("{name}={key}"))
         .collect();
     let named: Vec<&str> = named.iter().map(String::as_str).collect();
-    let a = setup.attest("a", "PASSED");
-    let b = setup.attest("b", "PASSED");
-    let c_failed = setup.attest("c", "FAILED");
+    let a = setup.attest("a", "policy.toml");
+    let b = setup.attest("b", "policy.toml");
+    let c_failed = setup.attest("c", "strict.toml");
 
     let output = setup.verify(&[&a, &b], &named, 2);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
@@ -210,7 +225,7 @@ fn configuration_errors_are_refused_before_checking() {
     let setup = Setup::new();
     let a = setup.keygen("a");
     let b = setup.keygen("b");
-    let envelope = setup.attest("a", "PASSED");
+    let envelope = setup.attest("a", "policy.toml");
     let pem = pkgward_attest::PublicKey::parse(&a).unwrap().to_spki_pem();
     std::fs::write(setup.path("a.pem"), pem).unwrap();
     let pem_path = setup.path("a.pem");
@@ -239,8 +254,12 @@ fn configuration_errors_are_refused_before_checking() {
 fn wrong_artifact_and_wrong_policy_do_not_count() {
     let setup = Setup::new();
     let a = setup.keygen("a");
-    let envelope = setup.attest("a", "PASSED");
-    std::fs::write(setup.path("hello_1.0_amd64.deb"), b"different bytes").unwrap();
+    let envelope = setup.attest("a", "policy.toml");
+    std::fs::copy(
+        example("pkgward-sneaky-cron_0.9-1_all.deb"),
+        setup.path("hello_1.0_amd64.deb"),
+    )
+    .unwrap();
     let output = setup.verify(&[&envelope], &[&a], 1);
     assert_eq!(output.status.code(), Some(1));
     assert!(
@@ -251,8 +270,10 @@ fn wrong_artifact_and_wrong_policy_do_not_count() {
 
     let setup = Setup::new();
     let a = setup.keygen("a");
-    let envelope = setup.attest("a", "PASSED");
-    std::fs::write(setup.path("policy.toml"), b"# edited\n").unwrap();
+    let envelope = setup.attest("a", "policy.toml");
+    let mut edited = std::fs::read_to_string(setup.path("policy.toml")).unwrap();
+    edited.push_str("# edited\n");
+    std::fs::write(setup.path("policy.toml"), edited).unwrap();
     let output = setup.verify(&[&envelope], &[&a], 1);
     assert_eq!(output.status.code(), Some(1));
     assert!(
@@ -262,82 +283,127 @@ fn wrong_artifact_and_wrong_policy_do_not_count() {
     );
 }
 
-#[test]
-fn attest_records_what_it_was_given() {
-    let setup = Setup::new();
-    let public = setup.keygen("a");
-    let envelope_path = setup.attest("a", "PASSED");
-    let bytes = std::fs::read(&envelope_path).unwrap();
+/// Open an envelope written by `attest` with the key that signed it.
+fn statement_of(
+    envelope_path: &Path,
+    public: &str,
+) -> (pkgward_attest::Statement, serde_json::Value) {
+    let bytes = std::fs::read(envelope_path).unwrap();
     let envelope = pkgward_attest::envelope::UnverifiedEnvelope::parse(
         &bytes,
         &pkgward_attest::Limits::default(),
     )
     .unwrap();
-    let key = pkgward_attest::PublicKey::parse(&public).unwrap();
+    let key = pkgward_attest::PublicKey::parse(public).unwrap();
     let payload = envelope
         .payload_verified_by(&key)
         .expect("signed by the key");
-    let statement = pkgward_attest::Statement::parse(payload).unwrap();
+    (
+        pkgward_attest::Statement::parse(payload).unwrap(),
+        serde_json::from_slice(payload).unwrap(),
+    )
+}
+
+#[test]
+fn attest_records_the_verification_of_the_package() {
+    let setup = Setup::new();
+    let public = setup.keygen("a");
+    let (statement, raw) = statement_of(&setup.attest("a", "policy.toml"), &public);
     assert_eq!(statement.subjects[0].name, "hello_1.0_amd64.deb");
     let deb = std::fs::read(setup.path("hello_1.0_amd64.deb")).unwrap();
     assert!(statement.names_sha256(&hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&deb))));
-    assert_eq!(statement.predicate.policy_sha256, setup.policy_sha256());
-    assert_eq!(statement.predicate.verdict, pkgward_attest::Verdict::Passed);
-    assert_eq!(statement.predicate.footprint["files"][0], "/usr/bin/hello");
     assert_eq!(
-        statement.predicate.verifier_id,
-        format!("pkgward:{}", key.key_id())
+        statement.predicate.policy_sha256,
+        setup.policy_sha256("policy.toml")
     );
-    let raw: serde_json::Value = serde_json::from_slice(payload).unwrap();
-    assert_eq!(raw["predicate"]["policy"]["repo"], "main");
+    assert_eq!(statement.predicate.verdict, pkgward_attest::Verdict::Passed);
+    assert_eq!(statement.predicate.verifier_id, "a");
+    // The footprint is pkgward-policy's, computed from the package.
+    let footprint = &statement.predicate.footprint;
+    assert_eq!(footprint["package"], "pkgward-hello");
+    assert!(
+        footprint["paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|path| path == "/usr/bin/pkgward-hello"),
+        "{footprint}"
+    );
+    assert_eq!(raw["predicate"]["policy"]["repo"], "local");
+
+    // Under the strict policy the same package is FAILED.
+    let (statement, _) = statement_of(&setup.attest("a", "strict.toml"), &public);
+    assert_eq!(statement.predicate.verdict, pkgward_attest::Verdict::Failed);
 }
 
 #[test]
-fn attest_without_footprint_and_verdict_refuses_rather_than_guessing() {
+fn attest_of_a_package_that_uses_a_guarded_location_is_failed_and_says_why() {
     let setup = Setup::new();
-    setup.keygen("a");
-    let output = pkgward()
-        .arg("attest")
-        .arg(setup.path("hello_1.0_amd64.deb"))
-        .arg("--key")
-        .arg(setup.path("keys/a.key"))
-        .arg("--policy")
-        .arg(setup.path("policy.toml"))
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output.stderr)
-        .contains("needs `--footprint FILE.json` and `--verdict PASSED|FAILED`"));
-    assert!(!setup.path("hello_1.0_amd64.deb.att").exists());
-}
-
-#[test]
-fn attest_refuses_a_footprint_with_duplicate_keys() {
-    let setup = Setup::new();
-    setup.keygen("a");
-    std::fs::write(
-        setup.path("footprint.json"),
-        br#"{"files":[],"files":["/etc/shadow"]}"#,
+    let public = setup.keygen("a");
+    std::fs::copy(
+        example("pkgward-sneaky-cron_0.9-1_all.deb"),
+        setup.path("sneaky.deb"),
     )
     .unwrap();
+    let out = setup.path("sneaky.json");
+    let output = pkgward()
+        .arg("attest")
+        .arg(setup.path("sneaky.deb"))
+        .arg("--key")
+        .arg(setup.path("keys/a.key"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        text(&output.stderr).contains("denied: file `/etc/cron.d/pkgward-sneaky`"),
+        "{}",
+        text(&output.stderr)
+    );
+    let (statement, _) = statement_of(&out, &public);
+    assert_eq!(statement.predicate.verdict, pkgward_attest::Verdict::Failed);
+    // Without --policy: the embedded default's digest.
+    assert_eq!(
+        statement.predicate.policy_sha256,
+        pkgward_attest::policy_digest(pkgward_policy::parse::EMBEDDED_DEFAULT.as_bytes(), None)
+    );
+}
+
+#[test]
+fn attest_refuses_unknown_repos_and_non_packages() {
+    let setup = Setup::new();
+    setup.keygen("a");
     let output = pkgward()
         .arg("attest")
         .arg(setup.path("hello_1.0_amd64.deb"))
         .arg("--key")
         .arg(setup.path("keys/a.key"))
-        .arg("--policy")
-        .arg(setup.path("policy.toml"))
-        .arg("--footprint")
-        .arg(setup.path("footprint.json"))
-        .args(["--verdict", "PASSED"])
+        .args(["--repo", "nowhere"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        text(&output.stderr).contains("duplicate key `files`"),
+        text(&output.stderr).contains("repo `nowhere` is not defined"),
         "{}",
         text(&output.stderr)
     );
+    std::fs::write(setup.path("not-a.deb"), b"hello").unwrap();
+    let output = pkgward()
+        .arg("attest")
+        .arg(setup.path("not-a.deb"))
+        .arg("--key")
+        .arg(setup.path("keys/a.key"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("cannot read package"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(!setup.path("hello_1.0_amd64.deb.att").exists());
+    assert!(!setup.path("not-a.deb.att").exists());
 }
 
 #[test]
@@ -349,11 +415,6 @@ fn attest_writes_next_to_the_package_by_default() {
         .arg(setup.path("hello_1.0_amd64.deb"))
         .arg("--key")
         .arg(setup.path("keys/a.key"))
-        .arg("--policy")
-        .arg(setup.path("policy.toml"))
-        .arg("--footprint")
-        .arg(setup.path("footprint.json"))
-        .args(["--verdict", "PASSED"])
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
@@ -366,4 +427,26 @@ fn attest_writes_next_to_the_package_by_default() {
     )
     .unwrap();
     assert_eq!(found.len(), 1);
+}
+
+#[test]
+fn attested_footprint_covers_the_installers_own_footprint_of_the_same_bytes() {
+    let setup = Setup::new();
+    let public = setup.keygen("a");
+    let (statement, _) = statement_of(&setup.attest("a", "policy.toml"), &public);
+    let footprint_of = |path: &Path| {
+        let package =
+            pkgward_package::deb::read(path, &pkgward_package::model::Limits::default()).unwrap();
+        serde_json::to_value(pkgward_policy::footprint::footprint(&package, &[])).unwrap()
+    };
+    let hello = footprint_of(&setup.path("hello_1.0_amd64.deb"));
+    assert!(pkgward_attest::coverage::json_covers(
+        &statement.predicate.footprint,
+        &hello
+    ));
+    let sneaky = footprint_of(&example("pkgward-sneaky-cron_0.9-1_all.deb"));
+    assert!(!pkgward_attest::coverage::json_covers(
+        &statement.predicate.footprint,
+        &sneaky
+    ));
 }

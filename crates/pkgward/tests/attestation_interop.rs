@@ -65,15 +65,20 @@ fn run_python(python: &Path, arguments: &[&std::ffi::OsStr]) -> std::process::Ou
     output
 }
 
-fn fixture(dir: &Path) -> (PathBuf, PathBuf, PathBuf, String) {
-    let package = dir.join("hello_1.0_amd64.deb");
-    std::fs::write(&package, b"!<arch>\ninterop bytes\n").unwrap();
+/// A real package (the hello example) and the default policy.
+fn fixture(dir: &Path) -> (PathBuf, PathBuf, String) {
+    let package = dir.join("pkgward-hello_1.0-1_all.deb");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/debs/pkgward-hello_1.0-1_all.deb"),
+        &package,
+    )
+    .unwrap();
     let policy = dir.join("policy.toml");
-    std::fs::write(&policy, b"# policy\n").unwrap();
-    let footprint = dir.join("footprint.json");
-    std::fs::write(&footprint, br#"{"files":["/usr/bin/hello"]}"#).unwrap();
-    let policy_sha256 = pkgward_attest::policy_digest(b"# policy\n", None);
-    (package, policy, footprint, policy_sha256)
+    std::fs::write(&policy, pkgward_policy::parse::EMBEDDED_DEFAULT).unwrap();
+    let policy_sha256 =
+        pkgward_attest::policy_digest(pkgward_policy::parse::EMBEDDED_DEFAULT.as_bytes(), None);
+    (package, policy, policy_sha256)
 }
 
 #[test]
@@ -87,7 +92,7 @@ fn python_computes_the_same_pae() {
 fn securesystemslib_verifies_pkgward_envelopes() {
     let python = python_or_skip!("securesystemslib_verifies_pkgward_envelopes");
     let dir = tempfile::tempdir().unwrap();
-    let (package, policy, footprint, policy_sha256) = fixture(dir.path());
+    let (package, policy, policy_sha256) = fixture(dir.path());
     let keygen = Command::cargo_bin("pkgward")
         .unwrap()
         .args(["keygen", "--out"])
@@ -105,9 +110,7 @@ fn securesystemslib_verifies_pkgward_envelopes() {
         .arg(dir.path().join("keys/verifier.key"))
         .arg("--policy")
         .arg(&policy)
-        .arg("--footprint")
-        .arg(&footprint)
-        .args(["--verdict", "PASSED", "--out"])
+        .arg("--out")
         .arg(&envelope)
         .assert()
         .success();
@@ -150,7 +153,7 @@ fn securesystemslib_verifies_pkgward_envelopes() {
 fn pkgward_verifies_securesystemslib_envelopes() {
     let python = python_or_skip!("pkgward_verifies_securesystemslib_envelopes");
     let dir = tempfile::tempdir().unwrap();
-    let (package, _policy, _footprint, policy_sha256) = fixture(dir.path());
+    let (package, _policy, policy_sha256) = fixture(dir.path());
     let envelope = dir.path().join("python.json");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

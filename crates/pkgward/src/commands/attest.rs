@@ -1,69 +1,58 @@
-//! `pkgward attest PKG --key FILE …`: sign what a verifier found about a
-//! package as a DSSE envelope holding an in-toto Statement v1 (schema in
-//! `docs/attestations.md`).
+//! `pkgward attest PKG --key FILE …`: verify a package against a policy
+//! without running anything from it, and sign the result as a DSSE envelope
+//! holding an in-toto Statement v1 (schema in `docs/attestations.md`).
 //!
-//! The subject is the package file's name and the sha256 of its bytes. The
-//! footprint and verdict come from [`assess`]. Until `pkgward-policy`'s
-//! `footprint`/`verify` are merged, `assess` takes them from the caller
-//! (`--footprint FILE.json --verdict PASSED|FAILED`) rather than computing
-//! them: the attestation then records what the caller asserts, and says so
-//! in the verifier id unless one is given. It never invents a verdict.
+//! The package is read once by the `.deb` reader, which also hashes the
+//! artifact; the subject digest is that hash, so the statement is about the
+//! bytes that were verified. The footprint and verdict are
+//! `pkgward_policy::verify::verify`'s: PASSED when no item is denied.
 
 use crate::render::Hint;
 use anyhow::Context as _;
 use pkgward_attest::{FootprintPredicate, PrivateKey, Statement, Verdict};
+use pkgward_package::model::EntryKind;
+use pkgward_policy::footprint::{is_declaration_path, DeclarationFile};
+use pkgward_policy::{AliasTable, CompiledPolicy, PolicyInput, SourceFile};
 use sha2::{Digest as _, Sha256};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Largest footprint file accepted (the envelope limit is 16 MiB).
-const MAX_FOOTPRINT_BYTES: u64 = 8 * 1024 * 1024;
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum VerdictArg {
-    #[value(name = "PASSED")]
-    Passed,
-    #[value(name = "FAILED")]
-    Failed,
-}
+/// Largest policy or grants file accepted.
+const MAX_POLICY_BYTES: u64 = 8 * 1024 * 1024;
+/// Largest declaration (sysusers / unit file) read from a package.
+const MAX_DECLARATION_BYTES: u64 = 1024 * 1024;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The package file to attest.
+    /// The package file to verify and attest.
     pub package: PathBuf,
     /// The verifier's private key (PKCS#8 PEM, from `pkgward keygen`).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
-    /// The policy the package was checked against; its digest is recorded.
+    /// Policy file to verify against [default: the embedded default policy].
     #[arg(long, value_name = "FILE")]
-    pub policy: PathBuf,
-    /// Grants file used together with the policy (part of the policy digest).
+    pub policy: Option<PathBuf>,
+    /// Grants file for `--repo` (part of the policy digest).
     #[arg(long, value_name = "FILE")]
     pub grants: Option<PathBuf>,
-    /// Repository the package was checked for (recorded as `policy.repo`).
-    #[arg(long, value_name = "NAME")]
-    pub repo: Option<String>,
+    /// Repository the package is verified for (recorded as `policy.repo`).
+    #[arg(long, value_name = "NAME", default_value = "local")]
+    pub repo: String,
     /// Where to write the envelope [default: `PKG.att/<key id prefix>.json`].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Verifier id recorded in the predicate [default: `pkgward:<key id>`].
     #[arg(long, value_name = "ID")]
     pub verifier_id: Option<String>,
-    /// Footprint JSON to attest (required until footprints are computed by
-    /// pkgward-policy; see docs/attestations.md).
-    #[arg(long, value_name = "FILE.json")]
-    pub footprint: Option<PathBuf>,
-    /// Verdict to attest, as reached by the verification that produced
-    /// `--footprint`.
-    #[arg(long, value_name = "PASSED|FAILED")]
-    pub verdict: Option<VerdictArg>,
 }
 
 /// What the verification found.
 struct Assessment {
+    artifact_sha256: String,
     footprint: serde_json::Value,
     verdict: Verdict,
+    denials: Vec<String>,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -71,27 +60,42 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let key = PrivateKey::from_pkcs8_pem(&String::from_utf8_lossy(&key_text))
         .with_context(|| format!("cannot use private key `{}`", args.key.display()))?;
     let public = key.public_key();
-    let artifact_sha256 = sha256_file(&args.package)?;
     let artifact_name = args
         .package
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .with_context(|| format!("package path `{}` has no file name", args.package.display()))?;
-    let policy = read_small(&args.policy, MAX_FOOTPRINT_BYTES, "policy")?;
-    let grants = args
-        .grants
+    let policy = match &args.policy {
+        Some(path) => Some((
+            path.display().to_string(),
+            read_text(path, MAX_POLICY_BYTES, "policy")?,
+        )),
+        None => None,
+    };
+    let grants = match &args.grants {
+        Some(path) => Some((
+            path.display().to_string(),
+            read_text(path, MAX_POLICY_BYTES, "grants")?,
+        )),
+        None => None,
+    };
+    let policy_text = policy
         .as_ref()
-        .map(|path| read_small(path, MAX_FOOTPRINT_BYTES, "grants"))
-        .transpose()?;
-    let policy_sha256 = pkgward_attest::policy_digest(&policy, grants.as_deref());
-    let assessment = assess(args)?;
+        .map_or(pkgward_policy::parse::EMBEDDED_DEFAULT, |(_, text)| {
+            text.as_str()
+        });
+    let policy_sha256 = pkgward_attest::policy_digest(
+        policy_text.as_bytes(),
+        grants.as_ref().map(|(_, text)| text.as_bytes()),
+    );
+    let assessment = assess(args, policy.as_ref(), grants.as_ref())?;
 
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .context("system clock is before 1970")?;
     let statement = Statement::for_artifact(
         &artifact_name,
-        &artifact_sha256,
+        &assessment.artifact_sha256,
         FootprintPredicate {
             verifier_id: args
                 .verifier_id
@@ -107,9 +111,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // The repo is extra information inside the signed payload; readers that
     // do not know it ignore it.
     let mut payload = statement.to_json();
-    if let Some(repo) = &args.repo {
-        payload["predicate"]["policy"]["repo"] = serde_json::Value::String(repo.clone());
-    }
+    payload["predicate"]["policy"]["repo"] = serde_json::Value::String(args.repo.clone());
     let envelope = pkgward_attest::envelope::sign(
         pkgward_attest::IN_TOTO_PAYLOAD_TYPE,
         &serde_json::to_vec(&payload)?,
@@ -124,9 +126,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         dir.join(format!("{}.json", &public.key_id()[..16]))
     };
     fs_err::write(&out, envelope.as_bytes())?;
+    for denial in &assessment.denials {
+        eprintln!("denied: {denial}");
+    }
     eprintln!(
-        "attested `{artifact_name}` (sha256 {artifact_sha256}): {} under policy {}, key id {}",
+        "attested `{artifact_name}` (sha256 {}): {} for repo `{}` under policy {}, key id {}",
+        assessment.artifact_sha256,
         statement.predicate.verdict.as_str(),
+        args.repo,
         statement.predicate.policy_sha256,
         public.key_id()
     );
@@ -134,25 +141,72 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The footprint and verdict to sign. This is the seam where
-/// `pkgward_policy::footprint` and `pkgward_policy::verify` plug in; until
-/// they are merged, both are inputs and nothing is guessed.
-fn assess(args: &Args) -> anyhow::Result<Assessment> {
-    let (Some(footprint_path), Some(verdict)) = (&args.footprint, args.verdict) else {
-        return Err(hinted(
-            "`pkgward attest` needs `--footprint FILE.json` and `--verdict PASSED|FAILED`",
-            "this build cannot compute footprints itself yet: run the verification and pass its footprint and verdict",
-        ));
-    };
-    let bytes = read_small(footprint_path, MAX_FOOTPRINT_BYTES, "footprint")?;
-    let footprint = pkgward_attest::strict_json::parse_value(&bytes)
-        .with_context(|| format!("footprint `{}` is not valid JSON", footprint_path.display()))?;
-    Ok(Assessment {
-        footprint,
-        verdict: match verdict {
-            VerdictArg::Passed => Verdict::Passed,
-            VerdictArg::Failed => Verdict::Failed,
+/// Read the package (declarations extracted for the footprint), load the
+/// policy, and verify. Nothing from the package is executed.
+fn assess(
+    args: &Args,
+    policy: Option<&(String, String)>,
+    grants: Option<&(String, String)>,
+) -> anyhow::Result<Assessment> {
+    let mut declarations = Vec::new();
+    let package = pkgward_package::deb::for_each_data_entry(
+        &args.package,
+        &pkgward_package::model::Limits::default(),
+        |entry, reader| -> anyhow::Result<()> {
+            if entry.kind == EntryKind::File && is_declaration_path(&entry.path) {
+                let mut bytes = Vec::new();
+                reader
+                    .take(MAX_DECLARATION_BYTES + 1)
+                    .read_to_end(&mut bytes)?;
+                if bytes.len() as u64 > MAX_DECLARATION_BYTES {
+                    anyhow::bail!(
+                        "declaration `{}` is larger than {MAX_DECLARATION_BYTES} bytes",
+                        entry.path
+                    );
+                }
+                declarations.push(DeclarationFile {
+                    path: entry.path.clone(),
+                    bytes,
+                });
+            }
+            Ok(())
         },
+    )
+    .with_context(|| format!("cannot read package `{}`", args.package.display()))?;
+
+    let input = PolicyInput {
+        policy_files: policy
+            .map(|(name, text)| vec![SourceFile { name, text }])
+            .unwrap_or_default(),
+        grants_files: grants
+            .map(|(name, text)| vec![(args.repo.clone(), SourceFile { name, text })])
+            .unwrap_or_default(),
+    };
+    let loaded = pkgward_policy::load(&input).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    let compiled = CompiledPolicy::new(loaded, AliasTable::usrmerge());
+    let verification =
+        pkgward_policy::verify::verify(&package, &declarations, &compiled, &args.repo, &[])
+            .map_err(|unknown| hinted(unknown, "pass `--repo` with a repo the policy defines"))?;
+    let denials = verification
+        .denials()
+        .map(|checked| {
+            format!(
+                "{} (by {}: {})",
+                checked.item,
+                checked.decision.because.location(),
+                checked.decision.because.rule
+            )
+        })
+        .collect();
+    Ok(Assessment {
+        artifact_sha256: package.artifact_sha256.clone(),
+        footprint: serde_json::to_value(&verification.footprint)?,
+        verdict: if verification.passed() {
+            Verdict::Passed
+        } else {
+            Verdict::Failed
+        },
+        denials,
     })
 }
 
@@ -176,6 +230,11 @@ fn read_small(path: &Path, limit: u64, what: &str) -> anyhow::Result<Vec<u8>> {
         );
     }
     Ok(bytes)
+}
+
+fn read_text(path: &Path, limit: u64, what: &str) -> anyhow::Result<String> {
+    String::from_utf8(read_small(path, limit, what)?)
+        .map_err(|_| anyhow::anyhow!("{what} file `{}` is not UTF-8", path.display()))
 }
 
 /// An error whose message is `message` and whose hint is `hint`. The hint is

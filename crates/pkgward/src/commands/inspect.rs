@@ -12,8 +12,6 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::render;
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The package file (`.deb`).
@@ -24,12 +22,9 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    // The reader's error names the artifact, member and entry; the context
+    // says what we were doing.
     let package = deb::read(&args.package, &Limits::default())
-        .context(render::Hint(
-            "pkgward refuses packages that a strict reader cannot read unambiguously; \
-             the message above names the member and entry"
-                .to_owned(),
-        ))
         .with_context(|| format!("cannot inspect `{}`", args.package.display()))?;
     let output = if args.json {
         let mut text = serde_json::to_string_pretty(&package_json(&package))?;

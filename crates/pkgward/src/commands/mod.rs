@@ -3,9 +3,18 @@
 
 pub mod attest;
 pub mod audit;
+pub mod audit_scripts;
+pub mod check;
 pub mod explain;
+pub mod files;
 pub mod inspect;
+pub mod install;
 pub mod keygen;
+pub mod list;
+pub mod owner;
 pub mod policy;
+pub mod recover;
+pub mod remove;
+pub mod sandbox;
 pub mod verify;
 pub mod verify_attestation;

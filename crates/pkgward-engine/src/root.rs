@@ -1,0 +1,426 @@
+//! Access to a target root through directory file descriptors.
+//!
+//! Every path inside the root is walked one component at a time from the
+//! root's directory fd: each step is an `openat2(O_PATH | O_NOFOLLOW)` of a
+//! single name with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS` (so the kernel
+//! itself refuses `..`, absolute names and any symlink during that step). When
+//! a step meets a symlink the walker checks who owns it and then follows its
+//! target itself, *inside the root*: an absolute target restarts at the root's
+//! fd and `..` never climbs above it. That gives `RESOLVE_IN_ROOT` semantics
+//! (usrmerge links such as `/lib -> usr/lib` work, `/var/run -> /run` lands in
+//! `<root>/run`, THREATS 28) plus the check `RESOLVE_IN_ROOT` alone cannot do:
+//! a symlink owned by a uid other than root (or the root directory's owner)
+//! is refused as unsafe, because whoever owns it could point it anywhere in
+//! the root (THREATS 27; rpm `tests/rpmi.at` "install on invalid symlinked
+//! directory"). The walk holds an fd for every step, so a directory swapped
+//! for a symlink after it was checked cannot redirect a later `*at` call
+//! (CVE-2021-35937/35938 class, THREATS 29).
+//!
+//! No function here ever joins the root path with a package path and hands
+//! the result to the kernel; `Root::path` is used only in messages.
+
+use crate::EngineError;
+use rustix::fs::{
+    fstat, openat, openat2, readlinkat, AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat,
+};
+use rustix::io::Errno;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// The most symlinks followed while resolving one path (Linux's own limit).
+const MAX_SYMLINKS: usize = 40;
+
+/// An opened target root.
+#[derive(Debug)]
+pub struct Root {
+    path: PathBuf,
+    directory: OwnedFd,
+    /// Owners whose symlinks are trusted: root, and the owner of the root
+    /// directory itself (so an unprivileged user can manage their own root).
+    trusted_uids: Vec<u32>,
+}
+
+/// How to create missing directories while walking.
+#[derive(Debug, Clone, Copy)]
+pub struct DirectoryCreation {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl DirectoryCreation {
+    /// `0755 root:root`, what dpkg uses for directories a package does not ship.
+    pub const DEFAULT: DirectoryCreation = DirectoryCreation {
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+    };
+}
+
+/// A directory inside the root, resolved.
+#[derive(Debug)]
+pub struct ResolvedDirectory {
+    /// An `O_PATH` fd of the directory, usable with every `*at` call.
+    pub fd: OwnedFd,
+    /// Its canonical path inside the root (`/usr/lib` for `/lib` under usrmerge).
+    pub canonical: String,
+}
+
+/// The outcome of walking a path without creating anything.
+#[derive(Debug)]
+enum Walk {
+    Found(Vec<(OwnedFd, String)>),
+    /// The walk stopped at a missing component: the resolved prefix, and the
+    /// unresolved rest (first element is the missing name).
+    Missing(Vec<(OwnedFd, String)>, Vec<String>),
+}
+
+impl Root {
+    /// Opens the root directory `path`.
+    pub fn open(path: &Path) -> Result<Root, EngineError> {
+        let directory = rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|errno| {
+            EngineError::io(format!("cannot open the root `{}`", path.display()), errno)
+        })?;
+        let status = fstat(&directory).map_err(|errno| {
+            EngineError::io(format!("cannot stat the root `{}`", path.display()), errno)
+        })?;
+        let mut trusted_uids = vec![0];
+        if status.st_uid != 0 {
+            trusted_uids.push(status.st_uid);
+        }
+        Ok(Root {
+            path: path.to_path_buf(),
+            directory,
+            trusted_uids,
+        })
+    }
+
+    /// The root's path, for messages only.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The root directory's fd.
+    pub fn fd(&self) -> &OwnedFd {
+        &self.directory
+    }
+
+    fn duplicate_root(&self) -> Result<OwnedFd, EngineError> {
+        open_component_fd(&self.directory, ".").map_err(|errno| {
+            EngineError::io(
+                format!("cannot reopen the root `{}`", self.path.display()),
+                errno,
+            )
+        })
+    }
+
+    /// Walks the directory path `path` (absolute, inside the root), following
+    /// symlinks inside the root and refusing unsafe ones. With `create`, missing
+    /// directories are made; without, the walk reports where it stopped.
+    fn walk(&self, path: &str, create: Option<DirectoryCreation>) -> Result<Walk, EngineError> {
+        let mut stack: Vec<(OwnedFd, String)> = vec![(self.duplicate_root()?, String::new())];
+        let mut pending: std::collections::VecDeque<String> = split(path).collect();
+        let mut symlinks = 0;
+        while let Some(name) = pending.pop_front() {
+            if name == "." {
+                continue;
+            }
+            if name == ".." {
+                // `..` never climbs above the root: like RESOLVE_IN_ROOT.
+                if stack.len() > 1 {
+                    stack.pop();
+                }
+                continue;
+            }
+            let parent = &stack.last().expect("the root stays on the stack").0;
+            let fd = match open_component_fd(parent, &name) {
+                Ok(fd) => fd,
+                Err(Errno::NOENT) => {
+                    let Some(creation) = create else {
+                        let mut rest = vec![name];
+                        rest.extend(pending);
+                        return Ok(Walk::Missing(stack, rest));
+                    };
+                    make_directory(parent, &name, creation).map_err(|errno| {
+                        EngineError::io(
+                            format!("cannot create directory `{}`", joined(&stack, Some(&name))),
+                            errno,
+                        )
+                    })?;
+                    open_component_fd(parent, &name).map_err(|errno| {
+                        EngineError::io(
+                            format!("cannot open `{}`", joined(&stack, Some(&name))),
+                            errno,
+                        )
+                    })?
+                }
+                Err(errno) => {
+                    return Err(EngineError::io(
+                        format!("cannot open `{}`", joined(&stack, Some(&name))),
+                        errno,
+                    ))
+                }
+            };
+            let status = fstat(&fd).map_err(|errno| {
+                EngineError::io(
+                    format!("cannot stat `{}`", joined(&stack, Some(&name))),
+                    errno,
+                )
+            })?;
+            match FileType::from_raw_mode(status.st_mode) {
+                FileType::Directory => stack.push((fd, name)),
+                FileType::Symlink => {
+                    let where_ = joined(&stack, Some(&name));
+                    if !self.trusted_uids.contains(&status.st_uid) {
+                        return Err(EngineError::UnsafeSymlink {
+                            path: where_,
+                            uid: status.st_uid,
+                        });
+                    }
+                    symlinks += 1;
+                    if symlinks > MAX_SYMLINKS {
+                        return Err(EngineError::SymlinkLoop { path: where_ });
+                    }
+                    // readlinkat on the O_PATH fd of the link itself: the link
+                    // whose owner was checked is the one whose target is read.
+                    let target = readlinkat(&fd, "", Vec::new()).map_err(|errno| {
+                        EngineError::io(format!("cannot read symlink `{where_}`"), errno)
+                    })?;
+                    let target = target.to_string_lossy().into_owned();
+                    if target.starts_with('/') {
+                        stack.truncate(1);
+                    }
+                    for component in split(&target).collect::<Vec<_>>().into_iter().rev() {
+                        pending.push_front(component);
+                    }
+                }
+                _ => {
+                    return Err(EngineError::NotADirectory {
+                        path: joined(&stack, Some(&name)),
+                    })
+                }
+            }
+        }
+        Ok(Walk::Found(stack))
+    }
+
+    /// Resolves the directory `path`, creating missing directories with `create`.
+    pub fn directory(
+        &self,
+        path: &str,
+        create: Option<DirectoryCreation>,
+    ) -> Result<Option<ResolvedDirectory>, EngineError> {
+        match self.walk(path, create)? {
+            Walk::Found(mut stack) => {
+                let canonical = joined(&stack, None);
+                let (fd, _) = stack.pop().expect("the root stays on the stack");
+                Ok(Some(ResolvedDirectory { fd, canonical }))
+            }
+            Walk::Missing(..) => Ok(None),
+        }
+    }
+
+    /// Resolves the parent of `path` (creating missing parents with `create`)
+    /// and returns it with the final name. The final name is not followed.
+    pub fn parent(
+        &self,
+        path: &str,
+        create: Option<DirectoryCreation>,
+    ) -> Result<Option<(ResolvedDirectory, String)>, EngineError> {
+        let (parent, leaf) = split_parent(path).ok_or_else(|| EngineError::InvalidPath {
+            path: path.to_owned(),
+            reason: "has no final component".to_owned(),
+        })?;
+        Ok(self
+            .directory(parent, create)?
+            .map(|directory| (directory, leaf.to_owned())))
+    }
+
+    /// The canonical form of `path`: its parent resolved through the root's
+    /// symlinks (unsafe ones refused); with `follow_leaf`, the last component
+    /// too (used for directory entries: a package's `/lib` directory entry is
+    /// satisfied by the root's `/lib -> usr/lib`). Missing components are kept
+    /// as written.
+    pub fn canonical_path(&self, path: &str, follow_leaf: bool) -> Result<String, EngineError> {
+        if follow_leaf || path == "/" {
+            return Ok(match self.walk(path, None)? {
+                Walk::Found(stack) => joined(&stack, None),
+                Walk::Missing(stack, rest) => join_rest(&joined(&stack, None), &rest),
+            });
+        }
+        let (parent, leaf) = split_parent(path).ok_or_else(|| EngineError::InvalidPath {
+            path: path.to_owned(),
+            reason: "has no final component".to_owned(),
+        })?;
+        let parent = match self.walk(parent, None)? {
+            Walk::Found(stack) => joined(&stack, None),
+            Walk::Missing(stack, rest) => join_rest(&joined(&stack, None), &rest),
+        };
+        Ok(join_rest(&parent, &[leaf.to_owned()]))
+    }
+
+    /// `lstat` of `path` inside the root; `None` when it or a parent is missing.
+    pub fn status(&self, path: &str) -> Result<Option<Stat>, EngineError> {
+        if path == "/" {
+            return fstat(&self.directory)
+                .map(Some)
+                .map_err(|errno| EngineError::io("cannot stat the root".to_owned(), errno));
+        }
+        let Some((directory, leaf)) = self.parent(path, None)? else {
+            return Ok(None);
+        };
+        match rustix::fs::statat(&directory.fd, leaf.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(status) => Ok(Some(status)),
+            Err(Errno::NOENT) => Ok(None),
+            Err(errno) => Err(EngineError::io(format!("cannot stat `{path}`"), errno)),
+        }
+    }
+
+    /// Opens the regular file `path` for reading, never following a final
+    /// symlink and never blocking on a FIFO; `None` when missing or not a
+    /// regular file.
+    pub fn open_regular_file(&self, path: &str) -> Result<Option<std::fs::File>, EngineError> {
+        let Some((directory, leaf)) = self.parent(path, None)? else {
+            return Ok(None);
+        };
+        let fd = match openat(
+            &directory.fd,
+            leaf.as_str(),
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT | Errno::LOOP | Errno::NXIO) => return Ok(None),
+            Err(errno) => return Err(EngineError::io(format!("cannot open `{path}`"), errno)),
+        };
+        let status =
+            fstat(&fd).map_err(|errno| EngineError::io(format!("cannot stat `{path}`"), errno))?;
+        if FileType::from_raw_mode(status.st_mode) != FileType::RegularFile {
+            return Ok(None);
+        }
+        Ok(Some(std::fs::File::from(fd)))
+    }
+
+    /// The sha256 of the regular file `path`, `None` when absent or not a regular file.
+    pub fn file_digest(&self, path: &str) -> Result<Option<String>, EngineError> {
+        let Some(mut file) = self.open_regular_file(path)? else {
+            return Ok(None);
+        };
+        crate::digest::sha256_of_reader(&mut file)
+            .map(Some)
+            .map_err(|error| EngineError::Read {
+                path: path.to_owned(),
+                source: error,
+            })
+    }
+
+    /// The target of the symlink `path`, `None` when absent or not a symlink.
+    pub fn symlink_target(&self, path: &str) -> Result<Option<String>, EngineError> {
+        let Some((directory, leaf)) = self.parent(path, None)? else {
+            return Ok(None);
+        };
+        match readlinkat(&directory.fd, leaf.as_str(), Vec::new()) {
+            Ok(target) => Ok(Some(target.to_string_lossy().into_owned())),
+            Err(Errno::NOENT | Errno::INVAL) => Ok(None),
+            Err(errno) => Err(EngineError::io(
+                format!("cannot read symlink `{path}`"),
+                errno,
+            )),
+        }
+    }
+}
+
+/// Opens one name below `parent` as an `O_PATH` fd without following it.
+/// `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS` make the kernel refuse anything but
+/// a plain child name, whatever `name` holds.
+pub(crate) fn open_component_fd(parent: &impl AsFd, name: &str) -> Result<OwnedFd, Errno> {
+    openat2(
+        parent,
+        name,
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+}
+
+/// `mkdirat` then the exact mode (mkdir is subject to the umask) and owner.
+pub(crate) fn make_directory(
+    parent: &impl AsFd,
+    name: &str,
+    creation: DirectoryCreation,
+) -> Result<(), Errno> {
+    match rustix::fs::mkdirat(parent, name, Mode::from_raw_mode(0o700)) {
+        Ok(()) => {}
+        Err(Errno::EXIST) => return Ok(()),
+        Err(errno) => return Err(errno),
+    }
+    // While the directory is still 0700 it cannot be used by anyone else;
+    // give it its owner first, then its mode.
+    rustix::fs::chownat(
+        parent,
+        name,
+        Some(rustix::fs::Uid::from_raw(creation.uid)),
+        Some(rustix::fs::Gid::from_raw(creation.gid)),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )?;
+    rustix::fs::chmodat(
+        parent,
+        name,
+        Mode::from_raw_mode(creation.mode & 0o7777),
+        AtFlags::empty(),
+    )
+}
+
+fn split(path: &str) -> impl Iterator<Item = String> + '_ {
+    path.split('/')
+        .filter(|component| !component.is_empty())
+        .map(str::to_owned)
+}
+
+fn joined(stack: &[(OwnedFd, String)], extra: Option<&str>) -> String {
+    let mut path = String::new();
+    for (_, name) in stack.iter().skip(1) {
+        path.push('/');
+        path.push_str(name);
+    }
+    if let Some(extra) = extra {
+        path.push('/');
+        path.push_str(extra);
+    }
+    if path.is_empty() {
+        path.push('/');
+    }
+    path
+}
+
+fn join_rest(base: &str, rest: &[String]) -> String {
+    let mut path = base.trim_end_matches('/').to_owned();
+    for component in rest {
+        if component == "." || component.is_empty() {
+            continue;
+        }
+        path.push('/');
+        path.push_str(component);
+    }
+    if path.is_empty() {
+        path.push('/');
+    }
+    path
+}
+
+/// Splits `/a/b/c` into (`/a/b`, `c`); `None` for `/`.
+pub fn split_parent(path: &str) -> Option<(&str, &str)> {
+    let trimmed = path.trim_end_matches('/');
+    let index = trimmed.rfind('/')?;
+    let leaf = &trimmed[index + 1..];
+    if leaf.is_empty() {
+        return None;
+    }
+    let parent = if index == 0 { "/" } else { &trimmed[..index] };
+    Some((parent, leaf))
+}

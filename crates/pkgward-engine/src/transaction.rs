@@ -1,0 +1,982 @@
+//! Prepare → journal → commit → cleanup, and recovery.
+//!
+//! Guarantee: until the journal is durably written, the root itself is
+//! untouched (only pkgward's staging directory inside its state directory
+//! changes), so a crash or error before it leaves the root byte-identical and
+//! recovery only deletes staging. Once the journal exists every step it lists
+//! is idempotent and recovery rolls the transaction forward: renames whose
+//! staged file is gone already happened, removals of absent paths are no-ops,
+//! and the database change replaces rows by package name.
+//!
+//! Durability: every staged file is written without per-file fsync and the
+//! whole staging filesystem is flushed with one `syncfs` before the journal is
+//! written (the batch strategy of THREATS 73: equal durability to per-file
+//! fsync at a fraction of the cost). The renames are flushed with a second
+//! `syncfs` before the database commit, so a committed database row never
+//! points at a file that could still vanish on power loss (THREATS 50).
+
+use crate::accounts::Accounts;
+use crate::failpoint::failpoint;
+use crate::journal::{self, JournalRecord, JournalState, Step};
+use crate::lock::RootLock;
+use crate::root::{make_directory, DirectoryCreation, Root};
+use crate::{EngineError, STAGING_DIRECTORY, STATE_DIRECTORY};
+use pkgward_db::{
+    Change, DecisionRecord, DirRecord, FileKind, FileRecord, PackageInstall, PackageRecord,
+    PackageRemoval, PackageStatus,
+};
+use pkgward_plan::{
+    ConffileAction, PackagePlan, Placement, PlacementKind, Plan, NEW_CONFFILE_SUFFIX,
+};
+use rustix::fs::{
+    fchmod, fchown, fstat, linkat, openat, renameat, statat, symlinkat, syncfs, unlinkat, AtFlags,
+    FileType, Gid, Mode, OFlags, Uid,
+};
+use rustix::io::Errno;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// Where the bytes of each planned package come from (the `.deb` files, or
+/// packages built in memory by tests).
+pub trait ContentSource: Sync {
+    /// Streams the data entries of `plan.packages[package]` in archive order:
+    /// `each` gets the entry's canonical shipped path and a reader over its
+    /// content (empty for non-files).
+    fn stream(
+        &self,
+        package: usize,
+        each: &mut dyn FnMut(&str, &mut dyn Read) -> Result<(), EngineError>,
+    ) -> Result<(), EngineError>;
+}
+
+/// Settings of one apply.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Recorded as `installed_at` (seconds since the epoch).
+    pub now: i64,
+    /// How staged files and renames are made durable before the database commit.
+    pub durability: Durability,
+    /// How many packages are decompressed and staged at once.
+    pub workers: usize,
+}
+
+/// How prepare and commit make their writes durable. Both give the same
+/// guarantee (everything the journal and the database refer to is on disk
+/// first); they differ in cost. `syncfs` is one call but flushes every dirty
+/// page of the filesystem, other processes' too; per-file `fsync` flushes
+/// only pkgward's files and directories (what dpkg does), which is cheaper on
+/// a filesystem that other writers keep busy (THREATS 73: measured in
+/// `docs/benchmarks.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `fsync` each staged file, then the staging directory; after the renames,
+    /// `fsync` each directory that changed.
+    FsyncEachFile,
+    /// One `syncfs` after staging and one after the renames.
+    SyncFilesystem,
+}
+
+/// What an apply did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub transaction: String,
+    pub notices: Vec<String>,
+    pub files_placed: usize,
+}
+
+/// What recovery found and did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// The transaction rolled forward, if a complete journal was found.
+    pub rolled_forward: Option<String>,
+    /// A torn journal was found and discarded.
+    pub discarded_torn_journal: bool,
+    /// Staging directories removed.
+    pub removed_staging: Vec<String>,
+}
+
+impl RecoveryReport {
+    pub fn did_something(&self) -> bool {
+        self.rolled_forward.is_some()
+            || self.discarded_torn_journal
+            || !self.removed_staging.is_empty()
+    }
+}
+
+/// Applies `plan` to `root`. The caller holds the lock (`_lock`) and has run
+/// [`recover`] first.
+pub fn apply(
+    root: &Root,
+    _lock: &RootLock,
+    database: &mut pkgward_db::Database,
+    plan: &Plan,
+    source: &dyn ContentSource,
+    options: &ApplyOptions,
+) -> Result<Outcome, EngineError> {
+    if plan.is_refused() {
+        return Err(EngineError::Refused {
+            problems: plan.problems.iter().map(ToString::to_string).collect(),
+        });
+    }
+    let accounts = Accounts::read(root)?;
+    let mut notices = Vec::new();
+    let state_directory = open_readable_directory(root, STATE_DIRECTORY, true)?;
+    let staging_parent = open_readable_directory(root, STAGING_DIRECTORY, true)?;
+    let transaction = transaction_id();
+    rustix::fs::mkdirat(
+        &staging_parent,
+        transaction.as_str(),
+        Mode::from_raw_mode(0o700),
+    )
+    .map_err(|errno| {
+        EngineError::io(
+            format!("cannot create staging `{STAGING_DIRECTORY}/{transaction}`"),
+            errno,
+        )
+    })?;
+    let staging = openat(
+        &staging_parent,
+        transaction.as_str(),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|errno| {
+        EngineError::io(
+            format!("cannot open staging `{STAGING_DIRECTORY}/{transaction}`"),
+            errno,
+        )
+    })?;
+
+    let prepared = prepare(
+        root,
+        &staging,
+        plan,
+        source,
+        &accounts,
+        options,
+        &mut notices,
+    )
+    .and_then(|()| {
+        // One flush of the whole filesystem instead of an fsync per file.
+        match options.durability {
+            Durability::SyncFilesystem => syncfs(&staging),
+            // The files were fsynced as they were written; their names too now.
+            Durability::FsyncEachFile => rustix::fs::fsync(&staging),
+        }
+        .map_err(|errno| EngineError::io("cannot sync the staging directory".to_owned(), errno))?;
+        failpoint("prepare-synced");
+        let steps = commit_steps(plan, &accounts, &mut notices);
+        preflight(root, &steps)?;
+        Ok(steps)
+    });
+    let steps = match prepared {
+        Ok(steps) => steps,
+        Err(error) => {
+            // Nothing in the root changed: drop staging and report.
+            let _ = remove_staging_directory(&staging_parent, &transaction);
+            return Err(error);
+        }
+    };
+    let record = JournalRecord {
+        transaction: transaction.clone(),
+        change: database_change(plan, options.now),
+        steps,
+    };
+    journal::write(&state_directory, &record)?;
+    failpoint("journal-written");
+    let files_placed = record
+        .steps
+        .iter()
+        .filter(|step| matches!(step, Step::Place { .. }))
+        .count();
+    finish(
+        root,
+        database,
+        &state_directory,
+        &staging_parent,
+        &record,
+        "commit-step",
+        options.durability,
+    )?;
+    Ok(Outcome {
+        transaction,
+        notices,
+        files_placed,
+    })
+}
+
+/// Finishes a transaction whose journal is written: the steps, a flush, the
+/// database commit, the journal's removal and the staging cleanup. Used by
+/// both [`apply`] and [`recover`].
+fn finish(
+    root: &Root,
+    database: &mut pkgward_db::Database,
+    state_directory: &OwnedFd,
+    staging_parent: &OwnedFd,
+    record: &JournalRecord,
+    step_failpoint: &str,
+    durability: Durability,
+) -> Result<(), EngineError> {
+    let staging = match openat(
+        staging_parent,
+        record.transaction.as_str(),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => Some(fd),
+        Err(Errno::NOENT) => None,
+        Err(errno) => {
+            return Err(EngineError::io(
+                format!(
+                    "cannot open staging `{STAGING_DIRECTORY}/{}`",
+                    record.transaction
+                ),
+                errno,
+            ))
+        }
+    };
+    for step in &record.steps {
+        run_step(root, staging.as_ref(), step)?;
+        failpoint(step_failpoint);
+    }
+    failpoint("commit-steps-done");
+    match durability {
+        Durability::SyncFilesystem => syncfs(root.fd()).map_err(|errno| {
+            EngineError::io("cannot sync the root filesystem".to_owned(), errno)
+        })?,
+        Durability::FsyncEachFile => sync_changed_directories(root, &record.steps)?,
+    }
+    database.apply(&record.change)?;
+    failpoint("commit-database");
+    journal::remove(state_directory)?;
+    failpoint("commit-journal-removed");
+    drop(staging);
+    remove_staging_directory(staging_parent, &record.transaction)?;
+    Ok(())
+}
+
+/// Recovers an interrupted transaction: rolls a complete journal forward,
+/// discards a torn one, and removes leftover staging. Idempotent.
+pub fn recover(
+    root: &Root,
+    _lock: &RootLock,
+    database: &mut pkgward_db::Database,
+) -> Result<RecoveryReport, EngineError> {
+    let mut report = RecoveryReport::default();
+    let Some(state_directory) = root.directory(STATE_DIRECTORY, None)? else {
+        return Ok(report);
+    };
+    let state_directory = reopen_readable(&state_directory.fd, STATE_DIRECTORY)?;
+    let staging_parent = open_readable_directory(root, STAGING_DIRECTORY, true)?;
+    match journal::read(&state_directory)? {
+        JournalState::Committing(record) => {
+            finish(
+                root,
+                database,
+                &state_directory,
+                &staging_parent,
+                &record,
+                "recover-step",
+                // Recovery is rare: flush everything.
+                Durability::SyncFilesystem,
+            )?;
+            report.rolled_forward = Some(record.transaction);
+        }
+        JournalState::Torn => {
+            journal::remove(&state_directory)?;
+            report.discarded_torn_journal = true;
+        }
+        JournalState::Absent => {}
+    }
+    for name in list_directory(&staging_parent, STAGING_DIRECTORY)? {
+        remove_staging_directory(&staging_parent, &name)?;
+        report.removed_staging.push(name);
+    }
+    Ok(report)
+}
+
+fn transaction_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |duration| duration.as_nanos());
+    format!("{}-{nanos}", std::process::id())
+}
+
+fn staged_name(package: usize, placement: usize) -> String {
+    format!("{package}-{placement}")
+}
+
+/// Streams every package into staging, `options.workers` packages at a time.
+fn prepare(
+    root: &Root,
+    staging: &OwnedFd,
+    plan: &Plan,
+    source: &dyn ContentSource,
+    accounts: &Accounts,
+    options: &ApplyOptions,
+    notices: &mut Vec<String>,
+) -> Result<(), EngineError> {
+    let _ = root;
+    let next = AtomicUsize::new(0);
+    let first_error: Mutex<Option<EngineError>> = Mutex::new(None);
+    let collected_notices: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let workers = options.workers.clamp(1, plan.packages.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                if first_error.lock().expect("no panics while held").is_some() {
+                    return;
+                }
+                let index = next.fetch_add(1, Ordering::SeqCst);
+                let Some(package) = plan.packages.get(index) else {
+                    return;
+                };
+                let mut local_notices = Vec::new();
+                if let Err(error) = stage_package(
+                    staging,
+                    index,
+                    package,
+                    source,
+                    accounts,
+                    options.durability == Durability::FsyncEachFile,
+                    &mut local_notices,
+                ) {
+                    first_error
+                        .lock()
+                        .expect("no panics while held")
+                        .get_or_insert(error);
+                    return;
+                }
+                collected_notices
+                    .lock()
+                    .expect("no panics while held")
+                    .extend(local_notices);
+            });
+        }
+    });
+    notices.extend(
+        collected_notices
+            .into_inner()
+            .expect("no panics while held"),
+    );
+    match first_error.into_inner().expect("no panics while held") {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+fn stage_package(
+    staging: &OwnedFd,
+    index: usize,
+    package: &PackagePlan,
+    source: &dyn ContentSource,
+    accounts: &Accounts,
+    fsync_each_file: bool,
+    notices: &mut Vec<String>,
+) -> Result<(), EngineError> {
+    let by_shipped_path: HashMap<&str, usize> = package
+        .placements
+        .iter()
+        .enumerate()
+        .map(|(position, placement)| (placement.shipped_path.as_str(), position))
+        .collect();
+    let mut seen = vec![false; package.placements.len()];
+    source.stream(index, &mut |path, reader| {
+        let position = *by_shipped_path
+            .get(path)
+            .ok_or_else(|| EngineError::PackageChanged {
+                package: package.name.clone(),
+                detail: format!("entry `{path}` is not in the plan"),
+            })?;
+        seen[position] = true;
+        let placement = &package.placements[position];
+        if placement.conffile == Some(ConffileAction::KeepDeleted) {
+            return Ok(());
+        }
+        let owner = accounts.resolve(&placement.owner, &placement.group);
+        if let Some(note) = &owner.note {
+            if placement.kind != PlacementKind::Dir {
+                notices.push(format!("{}: `{}`: {note}", package.name, placement.path));
+            }
+        }
+        let name = staged_name(index, position);
+        match placement.kind {
+            PlacementKind::Dir => Ok(()),
+            PlacementKind::File => stage_file(
+                staging,
+                &name,
+                placement,
+                reader,
+                owner.uid,
+                owner.gid,
+                &package.name,
+                fsync_each_file,
+            ),
+            PlacementKind::Symlink => {
+                let target = placement.target.as_deref().unwrap_or_default();
+                symlinkat(target, staging, name.as_str())
+                    .and_then(|()| {
+                        rustix::fs::chownat(
+                            staging,
+                            name.as_str(),
+                            Some(Uid::from_raw(owner.uid)),
+                            Some(Gid::from_raw(owner.gid)),
+                            AtFlags::SYMLINK_NOFOLLOW,
+                        )
+                    })
+                    .map_err(|errno| {
+                        EngineError::io(format!("cannot stage symlink `{}`", placement.path), errno)
+                    })
+            }
+            PlacementKind::Hardlink => {
+                // The target was staged earlier in this archive (tar order); the
+                // link shares its inode, so both renames place one file.
+                let target = placement.target.as_deref().unwrap_or_default();
+                let target_position =
+                    *by_shipped_path
+                        .get(target)
+                        .ok_or_else(|| EngineError::PackageChanged {
+                            package: package.name.clone(),
+                            detail: format!(
+                                "hardlink `{}` targets `{target}`, which is not in the package",
+                                placement.path
+                            ),
+                        })?;
+                linkat(
+                    staging,
+                    staged_name(index, target_position).as_str(),
+                    staging,
+                    name.as_str(),
+                    AtFlags::empty(),
+                )
+                .map_err(|errno| {
+                    EngineError::io(format!("cannot stage hardlink `{}`", placement.path), errno)
+                })
+            }
+        }
+    })?;
+    if let Some(position) = seen.iter().position(|seen| !seen) {
+        return Err(EngineError::PackageChanged {
+            package: package.name.clone(),
+            detail: format!(
+                "planned entry `{}` is missing from the archive",
+                package.placements[position].shipped_path
+            ),
+        });
+    }
+    Ok(())
+}
+
+// Each argument is one independent input of staging a file; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
+fn stage_file(
+    staging: &OwnedFd,
+    name: &str,
+    placement: &Placement,
+    reader: &mut dyn Read,
+    uid: u32,
+    gid: u32,
+    package: &str,
+    fsync_file: bool,
+) -> Result<(), EngineError> {
+    let io = |errno| EngineError::io(format!("cannot stage `{}`", placement.path), errno);
+    let fd = openat(
+        staging,
+        name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )
+    .map_err(io)?;
+    let mut file = std::fs::File::from(fd);
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 128 * 1024];
+    loop {
+        let count = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(count) => count,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(source) => {
+                return Err(EngineError::Read {
+                    path: placement.shipped_path.clone(),
+                    source,
+                })
+            }
+        };
+        hasher.update(&buffer[..count]);
+        file.write_all(&buffer[..count])
+            .map_err(|source| EngineError::Write {
+                path: placement.path.clone(),
+                source,
+            })?;
+    }
+    let digest = hex::encode(hasher.finalize());
+    if placement
+        .digest
+        .as_deref()
+        .is_some_and(|expected| expected != digest)
+    {
+        // The artifact changed between planning and staging.
+        return Err(EngineError::PackageChanged {
+            package: package.to_owned(),
+            detail: format!(
+                "content of `{}` does not match the planned digest",
+                placement.shipped_path
+            ),
+        });
+    }
+    // Owner first, then mode: chown clears setuid bits, so the mode (already
+    // stripped of setuid/setgid unless policy allowed them) is applied last.
+    fchown(&file, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))).map_err(io)?;
+    fchmod(&file, Mode::from_raw_mode(placement.mode & 0o7777)).map_err(io)?;
+    if fsync_file {
+        rustix::fs::fsync(&file).map_err(io)?;
+    }
+    failpoint("prepare-file-staged");
+    Ok(())
+}
+
+/// The journal steps for `plan`, in the order they are applied.
+fn commit_steps(plan: &Plan, accounts: &Accounts, notices: &mut Vec<String>) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for (index, package) in plan.packages.iter().enumerate() {
+        for (position, placement) in package.placements.iter().enumerate() {
+            match (placement.kind, placement.conffile) {
+                (PlacementKind::Dir, _) => {
+                    if placement.path != "/" {
+                        let owner = accounts.resolve(&placement.owner, &placement.group);
+                        steps.push(Step::MakeDirectory {
+                            path: placement.path.clone(),
+                            mode: placement.mode & 0o7777,
+                            uid: owner.uid,
+                            gid: owner.gid,
+                        });
+                    }
+                }
+                (_, Some(ConffileAction::KeepDeleted)) => {
+                    notices.push(format!(
+                        "{}: conffile `{}` was deleted by the administrator and stays deleted",
+                        package.name, placement.path
+                    ));
+                }
+                (_, Some(ConffileAction::KeepModifiedWriteNew)) => {
+                    notices.push(format!(
+                        "{}: conffile `{}` was modified; kept it, new version written to `{}{NEW_CONFFILE_SUFFIX}`",
+                        package.name, placement.path, placement.path
+                    ));
+                    steps.push(Step::Place {
+                        staged: staged_name(index, position),
+                        path: format!("{}{NEW_CONFFILE_SUFFIX}", placement.path),
+                    });
+                }
+                _ => steps.push(Step::Place {
+                    staged: staged_name(index, position),
+                    path: placement.path.clone(),
+                }),
+            }
+        }
+        for path in &package.obsolete_files {
+            steps.push(Step::Remove { path: path.clone() });
+        }
+    }
+    let mut directories: Vec<&String> = plan
+        .packages
+        .iter()
+        .flat_map(|package| &package.obsolete_dirs)
+        .collect();
+    for removal in &plan.removals {
+        for path in &removal.delete_files {
+            steps.push(Step::Remove { path: path.clone() });
+        }
+        directories.extend(&removal.delete_dirs);
+    }
+    // Deepest first, so a parent is only tried once its children are gone.
+    directories.sort_by_key(|path| std::cmp::Reverse(path.matches('/').count()));
+    directories.dedup();
+    steps.extend(
+        directories
+            .into_iter()
+            .map(|path| Step::RemoveDirectory { path: path.clone() }),
+    );
+    steps
+}
+
+/// Checks, before anything in the root changes, that every step can run:
+/// parents resolve safely (no unsafe symlinks), no file would replace a
+/// directory, no directory is expected where a non-directory stands.
+fn preflight(root: &Root, steps: &[Step]) -> Result<(), EngineError> {
+    for step in steps {
+        match step {
+            Step::Place { path, .. } => {
+                root.canonical_path(path, false)?;
+                if let Some(status) = root.status(path)? {
+                    if FileType::from_raw_mode(status.st_mode) == FileType::Directory {
+                        return Err(EngineError::WouldReplaceDirectory { path: path.clone() });
+                    }
+                }
+            }
+            Step::MakeDirectory { path, .. } => {
+                root.canonical_path(path, true)?;
+                if let Some(status) = root.status(path)? {
+                    match FileType::from_raw_mode(status.st_mode) {
+                        FileType::Directory => {}
+                        // A symlink to a directory stands in for it (usrmerge).
+                        FileType::Symlink
+                            if root
+                                .directory(path, None)
+                                .is_ok_and(|found| found.is_some()) => {}
+                        _ => return Err(EngineError::NotADirectory { path: path.clone() }),
+                    }
+                }
+            }
+            Step::Remove { .. } | Step::RemoveDirectory { .. } => {}
+        }
+    }
+    Ok(())
+}
+
+/// Removes setuid/setgid bits from the regular file `name` before it is
+/// replaced or unlinked, so a hardlink someone made to it elsewhere does not
+/// keep a privileged copy of the old version (THREATS 9, CVE-2010-2059 class,
+/// rpm's `removeSBITS`).
+fn strip_privileged_bits(directory: &impl AsFd, name: &str, path: &str) -> Result<(), EngineError> {
+    let status = match statat(directory, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(status) => status,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(errno) => return Err(EngineError::io(format!("cannot stat `{path}`"), errno)),
+    };
+    if FileType::from_raw_mode(status.st_mode) != FileType::RegularFile
+        || status.st_mode & 0o6000 == 0
+    {
+        return Ok(());
+    }
+    let fd = openat(
+        directory,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .map_err(|errno| {
+        EngineError::io(
+            format!("cannot open `{path}` to remove its setuid bits"),
+            errno,
+        )
+    })?;
+    let status =
+        fstat(&fd).map_err(|errno| EngineError::io(format!("cannot stat `{path}`"), errno))?;
+    fchmod(&fd, Mode::from_raw_mode(status.st_mode & 0o1777)).map_err(|errno| {
+        EngineError::io(format!("cannot remove the setuid bits of `{path}`"), errno)
+    })
+}
+
+fn run_step(root: &Root, staging: Option<&OwnedFd>, step: &Step) -> Result<(), EngineError> {
+    match step {
+        Step::MakeDirectory {
+            path,
+            mode,
+            uid,
+            gid,
+        } => {
+            let (parent, leaf) = root
+                .parent(path, Some(DirectoryCreation::DEFAULT))?
+                .expect("created when missing");
+            match statat(&parent.fd, leaf.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(_) => Ok(()),
+                Err(Errno::NOENT) => make_directory(
+                    &parent.fd,
+                    &leaf,
+                    DirectoryCreation {
+                        mode: *mode,
+                        uid: *uid,
+                        gid: *gid,
+                    },
+                )
+                .map_err(|errno| {
+                    EngineError::io(format!("cannot create directory `{path}`"), errno)
+                }),
+                Err(errno) => Err(EngineError::io(format!("cannot stat `{path}`"), errno)),
+            }
+        }
+        Step::Place { staged, path } => {
+            let Some(staging) = staging else {
+                return Ok(());
+            };
+            match statat(staging, staged.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(_) => {}
+                // Already renamed by the run that crashed.
+                Err(Errno::NOENT) => return Ok(()),
+                Err(errno) => {
+                    return Err(EngineError::io(
+                        format!("cannot stat the staged copy of `{path}`"),
+                        errno,
+                    ))
+                }
+            }
+            let (parent, leaf) = root
+                .parent(path, Some(DirectoryCreation::DEFAULT))?
+                .expect("created when missing");
+            strip_privileged_bits(&parent.fd, &leaf, path)?;
+            renameat(staging, staged.as_str(), &parent.fd, leaf.as_str()).map_err(|errno| {
+                match errno {
+                    Errno::ISDIR | Errno::NOTEMPTY | Errno::EXIST => {
+                        EngineError::WouldReplaceDirectory { path: path.clone() }
+                    }
+                    errno => EngineError::io(format!("cannot move `{path}` into place"), errno),
+                }
+            })
+        }
+        Step::Remove { path } => {
+            let Some((parent, leaf)) = root.parent(path, None)? else {
+                return Ok(());
+            };
+            match statat(&parent.fd, leaf.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(status) if FileType::from_raw_mode(status.st_mode) == FileType::Directory => {
+                    return Ok(())
+                }
+                Ok(_) => {}
+                Err(Errno::NOENT) => return Ok(()),
+                Err(errno) => return Err(EngineError::io(format!("cannot stat `{path}`"), errno)),
+            }
+            strip_privileged_bits(&parent.fd, &leaf, path)?;
+            match unlinkat(&parent.fd, leaf.as_str(), AtFlags::empty()) {
+                Ok(()) | Err(Errno::NOENT) => Ok(()),
+                Err(errno) => Err(EngineError::io(format!("cannot remove `{path}`"), errno)),
+            }
+        }
+        Step::RemoveDirectory { path } => {
+            let Some((parent, leaf)) = root.parent(path, None)? else {
+                return Ok(());
+            };
+            match unlinkat(&parent.fd, leaf.as_str(), AtFlags::REMOVEDIR) {
+                // Not empty: something else (the administrator, another
+                // package's untracked file) still lives there; dpkg keeps it too.
+                Ok(())
+                | Err(
+                    Errno::NOENT | Errno::NOTEMPTY | Errno::EXIST | Errno::NOTDIR | Errno::BUSY,
+                ) => Ok(()),
+                Err(errno) => Err(EngineError::io(
+                    format!("cannot remove directory `{path}`"),
+                    errno,
+                )),
+            }
+        }
+    }
+}
+
+/// The database change recorded for `plan`.
+fn database_change(plan: &Plan, now: i64) -> Change {
+    let removals = plan
+        .removals
+        .iter()
+        .map(|removal| PackageRemoval {
+            name: removal.name.clone(),
+            keep_conffiles: removal.keep_conffiles.clone(),
+        })
+        .collect();
+    let installs = plan
+        .packages
+        .iter()
+        .map(|package| PackageInstall {
+            package: PackageRecord {
+                repo: package.repo.clone(),
+                name: package.name.clone(),
+                version: package.version.clone(),
+                architecture: package.architecture.clone(),
+                artifact_sha256: package.artifact_sha256.clone(),
+                status: PackageStatus::Installed,
+                installed_at: now,
+                relations: package.relations.to_string(),
+            },
+            files: package
+                .placements
+                .iter()
+                .filter(|placement| placement.kind != PlacementKind::Dir)
+                .map(|placement| file_record(package, placement))
+                .collect(),
+            dirs: package
+                .placements
+                .iter()
+                .filter(|placement| placement.kind == PlacementKind::Dir && placement.path != "/")
+                .map(|placement| DirRecord {
+                    path: placement.path.clone(),
+                    mode: placement.mode & 0o7777,
+                    owner: placement.owner.clone(),
+                    group: placement.group.clone(),
+                })
+                .collect(),
+            decisions: package
+                .decisions
+                .iter()
+                .map(|decision| DecisionRecord {
+                    item: decision.item.clone(),
+                    verdict: decision.verdict.clone(),
+                    provenance:
+                        serde_json::json!({ "because": decision.because, "hint": decision.hint })
+                            .to_string(),
+                })
+                .collect(),
+            footprint: None,
+        })
+        .collect();
+    Change { removals, installs }
+}
+
+fn file_record(package: &PackagePlan, placement: &Placement) -> FileRecord {
+    let kind = match placement.kind {
+        PlacementKind::Symlink => FileKind::Symlink,
+        PlacementKind::Hardlink => FileKind::Hardlink,
+        PlacementKind::File | PlacementKind::Dir => FileKind::File,
+    };
+    // A hardlink's content is its target's.
+    let digest = match placement.kind {
+        PlacementKind::Hardlink => placement.target.as_deref().and_then(|target| {
+            package
+                .placements
+                .iter()
+                .find(|other| other.shipped_path == target)
+                .and_then(|other| other.digest.clone())
+        }),
+        _ => placement.digest.clone(),
+    };
+    let target = match placement.kind {
+        PlacementKind::Hardlink => placement.target.as_deref().map(|target| {
+            package
+                .placements
+                .iter()
+                .find(|other| other.shipped_path == target)
+                .map_or_else(|| target.to_owned(), |other| other.path.clone())
+        }),
+        _ => placement.target.clone(),
+    };
+    // A hardlink shares its target's inode, so it has the target's mode.
+    let mode = match placement.kind {
+        PlacementKind::Hardlink => placement.target.as_deref().and_then(|target| {
+            package
+                .placements
+                .iter()
+                .find(|other| other.shipped_path == target)
+                .map(|other| other.mode)
+        }),
+        _ => None,
+    }
+    .unwrap_or(placement.mode);
+    FileRecord {
+        path: placement.path.clone(),
+        kind,
+        mode: mode & 0o7777,
+        owner: placement.owner.clone(),
+        group: placement.group.clone(),
+        digest: digest.clone(),
+        target,
+        conffile: placement.conffile.is_some(),
+        conffile_original_digest: match placement.conffile {
+            None => None,
+            Some(ConffileAction::Install) => digest,
+            // The administrator's copy stays; what pkgward last installed is
+            // still the reference for "modified", carried by the plan.
+            Some(ConffileAction::KeepModifiedWriteNew | ConffileAction::KeepDeleted) => {
+                placement.conffile_original_digest.clone()
+            }
+        },
+    }
+}
+
+/// `fsync`s every directory whose entries the steps changed, so the renames
+/// and removals are durable before the database commit.
+fn sync_changed_directories(root: &Root, steps: &[Step]) -> Result<(), EngineError> {
+    let mut parents = std::collections::BTreeSet::new();
+    for step in steps {
+        let path = match step {
+            Step::MakeDirectory { path, .. }
+            | Step::Place { path, .. }
+            | Step::Remove { path }
+            | Step::RemoveDirectory { path } => path,
+        };
+        if let Some((parent, _)) = crate::root::split_parent(path) {
+            parents.insert(parent.to_owned());
+        }
+    }
+    for parent in parents {
+        if let Some(directory) = root.directory(&parent, None)? {
+            let readable = reopen_readable(&directory.fd, &parent)?;
+            rustix::fs::fsync(&readable).map_err(|errno| {
+                EngineError::io(format!("cannot sync directory `{parent}`"), errno)
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Resolves `path` (creating it when `create`) and opens it readable, for
+/// `syncfs`, `fsync` and directory listing (an `O_PATH` fd allows none of them).
+fn open_readable_directory(root: &Root, path: &str, create: bool) -> Result<OwnedFd, EngineError> {
+    let directory = root
+        .directory(path, create.then_some(DirectoryCreation::DEFAULT))?
+        .ok_or_else(|| EngineError::NotADirectory {
+            path: path.to_owned(),
+        })?;
+    reopen_readable(&directory.fd, path)
+}
+
+fn reopen_readable(fd: &OwnedFd, path: &str) -> Result<OwnedFd, EngineError> {
+    openat(
+        fd,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|errno| EngineError::io(format!("cannot open `{path}`"), errno))
+}
+
+fn list_directory(directory: &OwnedFd, path: &str) -> Result<Vec<String>, EngineError> {
+    let mut names = Vec::new();
+    let listing = rustix::fs::Dir::read_from(directory)
+        .map_err(|errno| EngineError::io(format!("cannot list `{path}`"), errno))?;
+    for entry in listing {
+        let entry =
+            entry.map_err(|errno| EngineError::io(format!("cannot list `{path}`"), errno))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name != "." && name != ".." {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Removes the flat staging directory `name` and everything in it.
+fn remove_staging_directory(staging_parent: &OwnedFd, name: &str) -> Result<(), EngineError> {
+    let path = format!("{STAGING_DIRECTORY}/{name}");
+    let directory = match openat(
+        staging_parent,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(Errno::NOTDIR | Errno::LOOP) => {
+            return unlinkat(staging_parent, name, AtFlags::empty())
+                .map_err(|errno| EngineError::io(format!("cannot remove `{path}`"), errno));
+        }
+        Err(errno) => return Err(EngineError::io(format!("cannot open `{path}`"), errno)),
+    };
+    for entry in list_directory(&directory, &path)? {
+        match unlinkat(&directory, entry.as_str(), AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => {}
+            Err(errno) => {
+                return Err(EngineError::io(
+                    format!("cannot remove `{path}/{entry}`"),
+                    errno,
+                ))
+            }
+        }
+    }
+    match unlinkat(staging_parent, name, AtFlags::REMOVEDIR) {
+        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Err(errno) => Err(EngineError::io(format!("cannot remove `{path}`"), errno)),
+    }
+}

@@ -1,0 +1,346 @@
+//! The plan as plain data: what an install or removal will do to a root.
+//!
+//! A [`Plan`] is computed without side effects, printed by `--dry-run`
+//! (human or `--json`) and applied by `pkgward-engine` exactly as printed.
+
+use serde::{Deserialize, Serialize};
+
+/// Everything one `install` or `remove` run will do, or why it will not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Packages to place, in dependency order (dependencies first).
+    pub packages: Vec<PackagePlan>,
+    /// Packages to remove.
+    pub removals: Vec<RemovalPlan>,
+    /// Every problem found. A plan with problems is refused as a whole and
+    /// the engine never applies it.
+    pub problems: Vec<Problem>,
+}
+
+impl Plan {
+    /// Whether the plan may be applied.
+    pub fn is_refused(&self) -> bool {
+        !self.problems.is_empty()
+    }
+}
+
+/// One package to install or upgrade.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackagePlan {
+    pub repo: String,
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    pub artifact_sha256: String,
+    /// The package's relationship fields (the model's `Relations`) as JSON,
+    /// recorded so later plans can check dependencies against it.
+    pub relations: serde_json::Value,
+    /// The installed version this replaces, for upgrades (and downgrades).
+    pub previous_version: Option<String>,
+    /// Every archive entry and where it goes, in archive order.
+    pub placements: Vec<Placement>,
+    /// Canonical paths of the previous version's files that the new version no
+    /// longer ships: removed at commit (dpkg's obsolete-file removal).
+    pub obsolete_files: Vec<String>,
+    /// Directories whose last owner goes with this plan: removed if empty.
+    pub obsolete_dirs: Vec<String>,
+    /// Maintainer scripts the package ships that pkgward does not run yet.
+    pub pending_scripts: Vec<String>,
+    /// The policy decisions taken for this package.
+    pub decisions: Vec<PlannedDecision>,
+    /// Notes for the operator (conffile kept, owner name missing, …).
+    pub notices: Vec<String>,
+}
+
+/// What kind of filesystem object a placement creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlacementKind {
+    Dir,
+    File,
+    Symlink,
+    Hardlink,
+}
+
+/// Where one archive entry goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    /// The canonical path as shipped in the archive (`/lib/x`).
+    pub shipped_path: String,
+    /// The canonical path after resolving the root's directory symlinks
+    /// (`/usr/lib/x` under usrmerge): what policy judged and the database records.
+    pub path: String,
+    pub kind: PlacementKind,
+    /// The mode to apply: the shipped mode with setuid/setgid removed unless
+    /// policy allowed them.
+    pub mode: u32,
+    /// The mode in the archive.
+    pub shipped_mode: u32,
+    pub owner: String,
+    pub group: String,
+    /// Symlink target as shipped, or the hardlink's canonical target path.
+    pub target: Option<String>,
+    /// sha256 of the content (files only), from reading the package.
+    pub digest: Option<String>,
+    /// Set for conffiles: what to do with the administrator's copy.
+    pub conffile: Option<ConffileAction>,
+    /// For conffiles whose administrator copy is kept: the digest pkgward
+    /// last installed there, still the reference for "modified" next time.
+    pub conffile_original_digest: Option<String>,
+}
+
+/// dpkg's conffile handling, decided from the recorded and on-disk digests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConffileAction {
+    /// Not present or unmodified: install the shipped version (atomically).
+    Install,
+    /// The administrator modified it: keep theirs, write the shipped version
+    /// beside it as `<path>.pkgward-new`.
+    KeepModifiedWriteNew,
+    /// The administrator deleted it: it stays deleted (dpkg behaviour).
+    KeepDeleted,
+}
+
+/// The suffix of a new conffile version written beside a modified one.
+pub const NEW_CONFFILE_SUFFIX: &str = ".pkgward-new";
+
+/// One package to remove.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovalPlan {
+    pub name: String,
+    pub version: String,
+    /// Whether conffiles go too.
+    pub purge: bool,
+    /// Canonical paths deleted from disk.
+    pub delete_files: Vec<String>,
+    /// Modified conffiles kept on disk and recorded (`config-files` state).
+    pub keep_conffiles: Vec<String>,
+    /// Directories whose last owner goes: removed if empty, deepest first.
+    pub delete_dirs: Vec<String>,
+}
+
+/// One policy decision for the plan, printable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedDecision {
+    /// What was asked (`place /usr/bin/hello`, `setuid /usr/bin/su`, `scripts`).
+    pub item: String,
+    /// `allow`, `deny` or `forbid`.
+    pub verdict: String,
+    /// Which rule of which file decided, as text.
+    pub because: String,
+    pub hint: Option<String>,
+}
+
+/// A reason the plan cannot be applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Problem {
+    /// Policy refused something the package needs.
+    Denied {
+        package: String,
+        item: String,
+        because: String,
+        hint: Option<String>,
+    },
+    /// A Depends or Pre-Depends clause no installed or planned package satisfies.
+    UnmetDependency {
+        package: String,
+        field: String,
+        /// The clause as written, alternatives joined with ` | `.
+        clause: String,
+        /// What was found instead (other versions, providers), for the message.
+        found: Vec<String>,
+    },
+    /// Conflicts or Breaks against an installed or planned package.
+    Conflict {
+        package: String,
+        field: String,
+        clause: String,
+        with: String,
+    },
+    /// Two packages want the same path and no Replaces allows the takeover.
+    FileConflict {
+        package: String,
+        path: String,
+        owner: String,
+    },
+    /// A path in the root cannot be used (unsafe symlink, not a directory, …).
+    Path {
+        package: String,
+        path: String,
+        reason: String,
+    },
+    /// Removal of a package another installed package depends on.
+    NeededBy {
+        package: String,
+        needed_by: String,
+        clause: String,
+    },
+    /// Removal of a package that is not installed.
+    NotInstalled { package: String },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Denied {
+                package,
+                item,
+                because,
+                hint,
+            } => {
+                write!(formatter, "`{package}`: {item} denied by {because}")?;
+                if let Some(hint) = hint {
+                    write!(formatter, " (hint: {hint})")?;
+                }
+                Ok(())
+            }
+            Problem::UnmetDependency {
+                package,
+                field,
+                clause,
+                found,
+            } => {
+                write!(formatter, "`{package}` {field} `{clause}`: not satisfied")?;
+                if !found.is_empty() {
+                    write!(formatter, " (found {})", found.join(", "))?;
+                }
+                Ok(())
+            }
+            Problem::Conflict {
+                package,
+                field,
+                clause,
+                with,
+            } => write!(formatter, "`{package}` {field} `{clause}`: `{with}` is installed or planned"),
+            Problem::FileConflict {
+                package,
+                path,
+                owner,
+            } => write!(
+                formatter,
+                "`{package}` ships `{path}`, which belongs to `{owner}` (no Replaces allows the takeover)"
+            ),
+            Problem::Path {
+                package,
+                path,
+                reason,
+            } => write!(formatter, "`{package}`: `{path}`: {reason}"),
+            Problem::NeededBy {
+                package,
+                needed_by,
+                clause,
+            } => write!(formatter, "`{package}` is needed by `{needed_by}` (Depends `{clause}`)"),
+            Problem::NotInstalled { package } => write!(formatter, "`{package}` is not installed"),
+        }
+    }
+}
+
+impl Plan {
+    /// The human rendering `--dry-run` prints: every package with its
+    /// placements summarised, obsolete files, conffile actions, pending
+    /// scripts, decisions, and every problem.
+    pub fn render_human(&self) -> String {
+        use std::fmt::Write;
+        let mut text = String::new();
+        for package in &self.packages {
+            let action = match &package.previous_version {
+                Some(previous) => format!("upgrade {previous} -> {}", package.version),
+                None => format!("install {}", package.version),
+            };
+            let _ = writeln!(text, "{} ({action}) from {}", package.name, package.repo);
+            let count = |kind: PlacementKind| {
+                package
+                    .placements
+                    .iter()
+                    .filter(|placement| placement.kind == kind)
+                    .count()
+            };
+            let _ = writeln!(
+                text,
+                "  place: {} files, {} symlinks, {} hardlinks, {} directories",
+                count(PlacementKind::File),
+                count(PlacementKind::Symlink),
+                count(PlacementKind::Hardlink),
+                count(PlacementKind::Dir)
+            );
+            for placement in &package.placements {
+                if placement.path != placement.shipped_path {
+                    let _ = writeln!(
+                        text,
+                        "  resolved: {} -> {}",
+                        placement.shipped_path, placement.path
+                    );
+                }
+                if placement.mode != placement.shipped_mode {
+                    let _ = writeln!(
+                        text,
+                        "  mode: {} {:04o} -> {:04o}",
+                        placement.path, placement.shipped_mode, placement.mode
+                    );
+                }
+                match placement.conffile {
+                    Some(ConffileAction::Install) | None => {}
+                    Some(ConffileAction::KeepModifiedWriteNew) => {
+                        let _ = writeln!(text, "  conffile: {} modified, keep it; new version to {}{NEW_CONFFILE_SUFFIX}", placement.path, placement.path);
+                    }
+                    Some(ConffileAction::KeepDeleted) => {
+                        let _ = writeln!(
+                            text,
+                            "  conffile: {} deleted by the administrator, stays deleted",
+                            placement.path
+                        );
+                    }
+                }
+            }
+            for path in &package.obsolete_files {
+                let _ = writeln!(text, "  remove obsolete: {path}");
+            }
+            if !package.pending_scripts.is_empty() {
+                let _ = writeln!(
+                    text,
+                    "  pending scripts (not run): {}",
+                    package.pending_scripts.join(", ")
+                );
+            }
+            for decision in &package.decisions {
+                let _ = writeln!(
+                    text,
+                    "  {}: {} ({})",
+                    decision.verdict, decision.item, decision.because
+                );
+            }
+        }
+        for removal in &self.removals {
+            let _ = writeln!(
+                text,
+                "{} (remove {}{})",
+                removal.name,
+                removal.version,
+                if removal.purge { ", purge" } else { "" }
+            );
+            let _ = writeln!(
+                text,
+                "  delete: {} files, {} directories",
+                removal.delete_files.len(),
+                removal.delete_dirs.len()
+            );
+            for path in &removal.keep_conffiles {
+                let _ = writeln!(text, "  keep modified conffile: {path}");
+            }
+        }
+        if !self.problems.is_empty() {
+            let _ = writeln!(
+                text,
+                "refused: {} problem{}",
+                self.problems.len(),
+                if self.problems.len() == 1 { "" } else { "s" }
+            );
+            for problem in &self.problems {
+                let _ = writeln!(text, "  - {problem}");
+            }
+        }
+        text
+    }
+}

@@ -1,0 +1,522 @@
+//! Thin, safe wrappers around the Linux system calls the sandbox needs and
+//! that neither `std` nor `libc` wrap safely. Every `unsafe` block of the
+//! setup code lives here, each with its `// SAFETY:` argument; errors are
+//! `std::io::Error` from `errno`, named by the caller.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+fn check(result: libc::c_long) -> io::Result<libc::c_long> {
+    if result < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(result)
+    }
+}
+
+fn check_int(result: libc::c_int) -> io::Result<libc::c_int> {
+    if result < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(result)
+    }
+}
+
+pub fn c_string(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
+/// `struct open_how` of openat2(2).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// Open `path` as an `O_PATH` descriptor, resolved as if `root` were `/`
+/// (absolute symlinks and `..` stay inside it): a writable grant named
+/// `/var/lib/x` must never reach the host through a symlink the package
+/// shipped.
+pub fn open_path_in_root(root: &OwnedFd, path: &Path) -> io::Result<OwnedFd> {
+    let path = c_string(path)?;
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: `path` is a NUL-terminated string and `how` a properly sized
+    // open_how that outlive the call; the kernel returns a new descriptor
+    // that we own.
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root.as_raw_fd(),
+            path.as_ptr(),
+            &raw const how,
+            std::mem::size_of::<OpenHow>(),
+        )
+    })?;
+    // SAFETY: a descriptor just returned by the kernel, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(RawFd::try_from(fd).expect("descriptors fit in an int")) })
+}
+
+/// Open a host path with ordinary resolution (`O_PATH`, close-on-exec).
+pub fn open_path(path: &Path, directory: bool) -> io::Result<OwnedFd> {
+    let c_path = c_string(path)?;
+    let mut flags = libc::O_PATH | libc::O_CLOEXEC;
+    if directory {
+        flags |= libc::O_DIRECTORY;
+    }
+    // SAFETY: `c_path` is NUL-terminated and lives across the call.
+    let fd = check_int(unsafe { libc::open(c_path.as_ptr(), flags) })?;
+    // SAFETY: a descriptor just returned by the kernel, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `/proc/self/fd/N`: how mount(2) is told to use a descriptor's location.
+pub fn fd_path(fd: &OwnedFd) -> CString {
+    CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("no NUL in a number")
+}
+
+pub fn mount(
+    source: Option<&CStr>,
+    target: &CStr,
+    filesystem: Option<&CStr>,
+    flags: libc::c_ulong,
+    data: Option<&CStr>,
+) -> io::Result<()> {
+    let pointer = |value: Option<&CStr>| value.map_or(std::ptr::null(), CStr::as_ptr);
+    // SAFETY: every pointer is either NULL or a NUL-terminated string that
+    // lives across the call.
+    check_int(unsafe {
+        libc::mount(
+            pointer(source),
+            target.as_ptr(),
+            pointer(filesystem),
+            flags,
+            pointer(data).cast(),
+        )
+    })?;
+    Ok(())
+}
+
+/// `struct mount_attr` of `mount_setattr(2)`.
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+pub const MOUNT_ATTR_RDONLY: u64 = 0x01;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x02;
+pub const MOUNT_ATTR_NODEV: u64 = 0x04;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x08;
+const AT_RECURSIVE: libc::c_uint = 0x8000;
+
+/// Change the flags of the mount at `fd` (and, with `recursive`, every mount
+/// beneath it). Unlike `MS_REMOUNT`, this reaches submounts, which is what
+/// makes a recursive bind of `/` read-only all the way down.
+pub fn mount_setattr(fd: &OwnedFd, set: u64, clear: u64, recursive: bool) -> io::Result<()> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= AT_RECURSIVE;
+    }
+    // SAFETY: an empty NUL-terminated path with AT_EMPTY_PATH names `fd`
+    // itself; `attr` is a properly sized mount_attr living across the call.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &raw const attr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })?;
+    Ok(())
+}
+
+pub fn mkdir_at(directory: &OwnedFd, name: &CStr, mode: libc::mode_t) -> io::Result<()> {
+    // SAFETY: `name` is NUL-terminated and lives across the call.
+    check_int(unsafe { libc::mkdirat(directory.as_raw_fd(), name.as_ptr(), mode) })?;
+    Ok(())
+}
+
+/// Create an empty regular file (a mount point for a device bind mount).
+pub fn create_file_at(directory: &OwnedFd, name: &CStr, mode: libc::mode_t) -> io::Result<()> {
+    // SAFETY: `name` is NUL-terminated; the returned descriptor is closed at
+    // once by OwnedFd.
+    let fd = check_int(unsafe {
+        libc::openat(
+            directory.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
+            libc::c_uint::from(mode),
+        )
+    })?;
+    // SAFETY: a descriptor just returned by the kernel, owned by nobody else.
+    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    Ok(())
+}
+
+/// Open an `O_PATH` directory descriptor beneath `directory` (no symlinks).
+pub fn open_directory_at(directory: &OwnedFd, name: &CStr) -> io::Result<OwnedFd> {
+    // SAFETY: `name` is NUL-terminated and lives across the call.
+    let fd = check_int(unsafe {
+        libc::openat(
+            directory.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    })?;
+    // SAFETY: a descriptor just returned by the kernel, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+pub fn symlink_at(target: &CStr, directory: &OwnedFd, name: &CStr) -> io::Result<()> {
+    // SAFETY: both strings are NUL-terminated and live across the call.
+    check_int(unsafe { libc::symlinkat(target.as_ptr(), directory.as_raw_fd(), name.as_ptr()) })?;
+    Ok(())
+}
+
+pub fn is_directory(fd: &OwnedFd) -> io::Result<bool> {
+    // SAFETY: `stat` is plain old data, fully written by a successful fstat.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `stat` is a valid, writable struct stat.
+    check_int(unsafe { libc::fstat(fd.as_raw_fd(), &raw mut stat) })?;
+    Ok(stat.st_mode & libc::S_IFMT == libc::S_IFDIR)
+}
+
+/// `pivot_root(".", ".")`: the new root stacks over the old one, which is then
+/// detached; no `put_old` directory is needed inside the root.
+pub fn pivot_root_here(new_root: &OwnedFd) -> io::Result<()> {
+    // SAFETY: fchdir on a descriptor we own.
+    check_int(unsafe { libc::fchdir(new_root.as_raw_fd()) })?;
+    // SAFETY: both arguments are static NUL-terminated strings.
+    check(unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) })?;
+    // SAFETY: a static NUL-terminated string.
+    check_int(unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) })?;
+    // SAFETY: a static NUL-terminated string.
+    check_int(unsafe { libc::chdir(c"/".as_ptr()) })?;
+    Ok(())
+}
+
+/// Clone a child into new namespaces and make it execute `program`.
+///
+/// The child gets `descriptors[i]` as its fd `i` (0: control socket, 1 and
+/// 2: capture pipes, 3: process-limit pipe), dies with the calling thread
+/// (`PR_SET_PDEATHSIG`), waits for one byte on `maps_written` — exec'ing
+/// before its ids are mapped would drop its capabilities in the new user
+/// namespace — and executes `program` with `argv` and an empty environment.
+///
+/// The caller may be multi-threaded (`clone` with `CLONE_NEWUSER` is
+/// allowed there, unlike `unshare`), so between clone and exec the child
+/// only makes raw system calls on data prepared beforehand: no allocation,
+/// no lock another thread may hold.
+pub fn clone_helper(
+    flags: libc::c_int,
+    descriptors: [RawFd; 4],
+    maps_written: RawFd,
+    program: &CStr,
+    argv: &[*const libc::c_char],
+) -> io::Result<libc::pid_t> {
+    assert_eq!(
+        argv.last(),
+        Some(&std::ptr::null()),
+        "argv is NULL-terminated"
+    );
+    let environment: [*const libc::c_char; 1] = [std::ptr::null()];
+    // SAFETY: a raw clone without CLONE_VM and with a NULL stack behaves like
+    // fork(2). The child below only calls async-signal-safe system calls on
+    // integers and on `program`, `argv` and `environment`, which were built
+    // before the clone and stay valid in the child's copy of memory.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::c_ulong::from((flags | libc::SIGCHLD).unsigned_abs()),
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid > 0 {
+        return Ok(libc::pid_t::try_from(pid).expect("pids fit in pid_t"));
+    }
+    // SAFETY: the child side, see above. Descriptors are first duplicated
+    // above 10 so that moving them to 0..=3 cannot overwrite one another,
+    // and so that the final dup2 clears close-on-exec.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        let mut high = [0; 4];
+        for (slot, fd) in high.iter_mut().zip(descriptors) {
+            *slot = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10);
+            if *slot < 0 {
+                libc::_exit(126);
+            }
+        }
+        for (target, fd) in (0..).zip(high) {
+            if libc::dup2(fd, target) < 0 {
+                libc::_exit(126);
+            }
+        }
+        let mut byte = 0u8;
+        if libc::read(maps_written, (&raw mut byte).cast(), 1) != 1 {
+            libc::_exit(126);
+        }
+        libc::execve(program.as_ptr(), argv.as_ptr(), environment.as_ptr());
+        libc::_exit(127)
+    }
+}
+
+/// Wait until one of `fds` has an event or `timeout_ms` passes (-1: no
+/// timeout). Returns how many have events; `revents` tells which.
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: libc::c_int) -> io::Result<usize> {
+    loop {
+        // SAFETY: `fds` is a valid slice of pollfd of the given length.
+        let ready = unsafe {
+            libc::poll(
+                fds.as_mut_ptr(),
+                libc::nfds_t::try_from(fds.len()).expect("few fds"),
+                timeout_ms,
+            )
+        };
+        if ready < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        return Ok(usize::try_from(ready).expect("non-negative"));
+    }
+}
+
+/// Close every descriptor from `first` up (what the helper did not expect
+/// to inherit).
+pub fn close_descriptors_from(first: u32) {
+    // SAFETY: close_range takes integers only; the descriptors closed are
+    // not owned by any Rust object in the freshly started helper.
+    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) };
+}
+
+pub fn fork() -> io::Result<libc::pid_t> {
+    // SAFETY: called from the sandbox's pid 1, which is single-threaded.
+    check_int(unsafe { libc::fork() })
+}
+
+pub fn set_no_new_privileges() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    check_int(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
+    Ok(())
+}
+
+pub fn no_new_privileges() -> bool {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 }
+}
+
+pub fn drop_from_bounding_set(capability: u32) -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    check_int(unsafe {
+        libc::prctl(
+            libc::PR_CAPBSET_DROP,
+            libc::c_ulong::from(capability),
+            0,
+            0,
+            0,
+        )
+    })?;
+    Ok(())
+}
+
+pub fn clear_ambient_capabilities() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    check_int(unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    })?;
+    Ok(())
+}
+
+pub fn set_resource_limit(resource: libc::__rlimit_resource_t, value: u64) -> io::Result<()> {
+    let limit = libc::rlimit {
+        rlim_cur: value,
+        rlim_max: value,
+    };
+    // SAFETY: `limit` is a valid rlimit living across the call.
+    check_int(unsafe { libc::setrlimit(resource, &raw const limit) })?;
+    Ok(())
+}
+
+pub fn set_hostname(name: &str) -> io::Result<()> {
+    // SAFETY: the pointer and length describe `name`'s bytes.
+    check_int(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) })?;
+    Ok(())
+}
+
+pub fn drop_supplementary_groups() -> io::Result<()> {
+    // SAFETY: a zero-length list with a NULL pointer is valid for setgroups.
+    check_int(unsafe { libc::setgroups(0, std::ptr::null()) })?;
+    Ok(())
+}
+
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    check_int(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: two descriptors just returned by the kernel, owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes integers and returns a new descriptor.
+    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: a descriptor just returned by the kernel, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(RawFd::try_from(fd).expect("descriptors fit in an int")) })
+}
+
+pub fn kill(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: kill takes integers only.
+    check_int(unsafe { libc::kill(pid, signal) })?;
+    Ok(())
+}
+
+/// waitpid, retried on EINTR. Returns (pid, raw status).
+pub fn wait_for(pid: libc::pid_t) -> io::Result<(libc::pid_t, libc::c_int)> {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid int to write to.
+        let result = unsafe { libc::waitpid(pid, &raw mut status, 0) };
+        if result < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        return Ok((result, status));
+    }
+}
+
+/// Decode a raw wait status into the command's exit.
+pub fn decode_wait_status(status: libc::c_int) -> crate::status::CommandExit {
+    if libc::WIFSIGNALED(status) {
+        crate::status::CommandExit::Signaled(libc::WTERMSIG(status))
+    } else {
+        crate::status::CommandExit::Exited(libc::WEXITSTATUS(status))
+    }
+}
+
+pub fn exit_immediately(code: libc::c_int) -> ! {
+    // SAFETY: _exit never returns and runs no destructors or atexit handlers,
+    // which is what a forked child must do.
+    unsafe { libc::_exit(code) }
+}
+
+/// The command's side of the fork: become a session leader (no controlling
+/// terminal, so TIOCSTI has nothing to inject into, CVE-2017-5226), put
+/// `/dev/null` on stdin, close every descriptor above 2 (THREATS.md C36),
+/// restore the signal dispositions Rust changed, and exec.
+pub fn exec_command(
+    null_device: RawFd,
+    program: &CStr,
+    argv: &[CString],
+    environment: &[CString],
+) -> ! {
+    let mut argv_pointers: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_pointers.push(std::ptr::null());
+    let mut environment_pointers: Vec<*const libc::c_char> =
+        environment.iter().map(|e| e.as_ptr()).collect();
+    environment_pointers.push(std::ptr::null());
+    // SAFETY: plain syscalls on integers and on NULL-terminated arrays of
+    // NUL-terminated strings that live until execve replaces the process.
+    unsafe {
+        libc::setsid();
+        libc::dup2(null_device, 0);
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        // The Rust runtime ignores SIGPIPE; an ignored disposition survives
+        // exec, and scripts expect `yes | head` to end.
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        let mut empty_set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&raw mut empty_set);
+        libc::sigprocmask(
+            libc::SIG_SETMASK,
+            &raw const empty_set,
+            std::ptr::null_mut(),
+        );
+        libc::execve(
+            program.as_ptr(),
+            argv_pointers.as_ptr(),
+            environment_pointers.as_ptr(),
+        );
+    }
+    let error = io::Error::last_os_error();
+    let message = format!(
+        "pkgward-sandbox: cannot execute `{}`: {error}\n",
+        program.to_string_lossy()
+    );
+    // SAFETY: writing a buffer we own to stderr.
+    unsafe { libc::write(2, message.as_ptr().cast(), message.len()) };
+    exit_immediately(if error.kind() == io::ErrorKind::NotFound {
+        127
+    } else {
+        126
+    })
+}
+
+pub fn is_executable_file(path: &CStr) -> bool {
+    // SAFETY: `stat` is plain old data, fully written by a successful stat.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated; `stat` is writable.
+    let found = unsafe { libc::stat(path.as_ptr(), &raw mut stat) } == 0;
+    // SAFETY: `path` is NUL-terminated.
+    found
+        && stat.st_mode & libc::S_IFMT == libc::S_IFREG
+        && unsafe { libc::access(path.as_ptr(), libc::X_OK) } == 0
+}
+
+pub fn open_null_device() -> io::Result<OwnedFd> {
+    // SAFETY: a static NUL-terminated path.
+    let fd = check_int(unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) })?;
+    // SAFETY: a descriptor just returned by the kernel, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+pub fn effective_gid() -> u32 {
+    // SAFETY: getegid cannot fail.
+    unsafe { libc::getegid() }
+}
+
+/// Install a classic BPF seccomp program (`no_new_privs` must be set).
+pub fn install_seccomp(program: &[seccompiler::sock_filter]) -> io::Result<()> {
+    seccompiler::apply_filter(program).map_err(|error| io::Error::other(error.to_string()))
+}

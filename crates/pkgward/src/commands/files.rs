@@ -1,0 +1,58 @@
+//! `pkgward files PKG`: the paths a package owns.
+
+use super::install::{open_root, RootArgs};
+use anyhow::Context;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The installed package's name.
+    pub package: String,
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let root = open_root(&args.root)?;
+    let database = pkgward_engine::open_database(&root, false)?;
+    let database = database
+        .as_ref()
+        .filter(|database| matches!(database.database.package(&args.package), Ok(Some(_))))
+        .with_context(|| crate::render::Hint("`pkgward list` shows what is installed".to_owned()))
+        .with_context(|| {
+            format!(
+                "package `{}` is not installed in `{}`",
+                args.package,
+                root.path().display()
+            )
+        })?;
+    let dirs = database.database.dirs(&args.package)?;
+    let files = database.database.files(&args.package)?;
+    if args.json {
+        let mut rows: Vec<_> = dirs
+            .iter()
+            .map(|directory| serde_json::json!({ "path": directory.path, "kind": "dir", "mode": format!("{:04o}", directory.mode) }))
+            .collect();
+        rows.extend(files.iter().map(|file| {
+            serde_json::json!({
+                "path": file.path, "kind": file.kind.as_str(), "mode": format!("{:04o}", file.mode),
+                "owner": file.owner, "group": file.group, "sha256": file.digest, "target": file.target, "conffile": file.conffile,
+            })
+        }));
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        let mut paths: Vec<&str> = dirs
+            .iter()
+            .map(|directory| directory.path.as_str())
+            .chain(files.iter().map(|file| file.path.as_str()))
+            .collect();
+        paths.sort_unstable();
+        for path in paths {
+            println!("{path}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,509 @@
+//! `pkgward install PKG…`: read the packages, plan against the root's
+//! installed state and policy, print the plan (`--dry-run`) or apply it.
+//!
+//! Also holds what the other engine commands share: the `--root` argument,
+//! opening the root, taking the lock, and printing/applying a plan.
+
+use anyhow::Context;
+use pkgward_engine::{EngineError, Root, RootLock};
+use pkgward_package::deb;
+use pkgward_package::{EntryKind, Limits, Package};
+use pkgward_plan::planner::{Judge, Request};
+use pkgward_plan::{Plan, PlannedDecision};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// `--root`, shared by every command that works on a root.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RootArgs {
+    /// The root to work on, like dpkg's `--root` (default `/`).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Package files (`.deb`).
+    #[arg(required = true)]
+    pub packages: Vec<PathBuf>,
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// The repository the packages come from (selects its grants).
+    #[arg(long, value_name = "NAME", default_value = "local")]
+    pub repo: String,
+    /// Administrator policy file.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Repository grants file.
+    #[arg(long, value_name = "FILE")]
+    pub grants: Option<PathBuf>,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the plan (and result) as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Wait up to SECONDS for another pkgward holding the root's lock.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub wait: u64,
+    /// Durability strategy (for benchmarks): `files` fsyncs each staged file
+    /// and changed directory; `filesystem` uses one `syncfs` per phase.
+    #[arg(long, value_name = "STRATEGY", default_value = "files", hide = true)]
+    pub sync: SyncStrategy,
+}
+
+/// `--sync`: how writes are made durable before the database commit.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SyncStrategy {
+    Files,
+    Filesystem,
+}
+
+impl SyncStrategy {
+    pub(crate) fn durability(self) -> pkgward_engine::Durability {
+        match self {
+            SyncStrategy::Files => pkgward_engine::Durability::FsyncEachFile,
+            SyncStrategy::Filesystem => pkgward_engine::Durability::SyncFilesystem,
+        }
+    }
+}
+
+pub(crate) fn open_root(args: &RootArgs) -> anyhow::Result<Root> {
+    Root::open(&args.root)
+        .with_context(|| format!("cannot use `{}` as the root", args.root.display()))
+}
+
+pub(crate) fn take_lock(root: &Root, wait: u64) -> anyhow::Result<RootLock> {
+    match pkgward_engine::lock(root, Duration::from_secs(wait)) {
+        Ok(lock) => Ok(lock),
+        // The hint is the innermost error so `render` finds it in the chain.
+        Err(error @ EngineError::Locked { .. }) => Err(anyhow::Error::new(crate::render::Hint(
+            "wait for it to finish, or pass `--wait SECONDS`".to_owned(),
+        ))
+        .context(error)),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The decisions of the compiled policy (`--policy`, `--grants`, or the
+/// embedded default). Per-package rules are compiled once and cached.
+struct PolicyJudge<'p> {
+    compiled: &'p pkgward_policy::CompiledPolicy,
+    installed: Vec<pkgward_policy::InstalledOwner>,
+    rules: std::cell::RefCell<
+        std::collections::HashMap<
+            String,
+            Result<std::rc::Rc<pkgward_policy::SubjectPolicy<'p>>, String>,
+        >,
+    >,
+}
+
+impl std::fmt::Debug for PolicyJudge<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("PolicyJudge")
+    }
+}
+
+fn planned(decision: &pkgward_policy::Decision) -> PlannedDecision {
+    PlannedDecision {
+        item: String::new(),
+        verdict: match decision.verdict {
+            pkgward_policy::Verdict::Allow => "allow",
+            pkgward_policy::Verdict::Deny => "deny",
+            pkgward_policy::Verdict::Forbid => "forbid",
+        }
+        .to_owned(),
+        because: format!(
+            "{} ({})",
+            decision.because.location(),
+            decision.because.rule
+        ),
+        hint: decision.hint.clone(),
+    }
+}
+
+impl PolicyJudge<'_> {
+    fn decide(
+        &self,
+        package: &Package,
+        repo: &str,
+        request: &pkgward_policy::Request<'_>,
+    ) -> PlannedDecision {
+        let key = format!("{repo}\0{}\0{}", package.name, package.version);
+        let rules = self
+            .rules
+            .borrow_mut()
+            .entry(key)
+            .or_insert_with(|| {
+                let subject = pkgward_policy::Subject {
+                    repo,
+                    name: &package.name,
+                    version: &package.version,
+                };
+                self.compiled
+                    .for_subject(&subject, &self.installed)
+                    .map(std::rc::Rc::new)
+                    .map_err(|error| error.to_string())
+            })
+            .clone();
+        match rules {
+            Ok(rules) => planned(&rules.decide(request)),
+            Err(reason) => PlannedDecision {
+                item: String::new(),
+                verdict: "deny".to_owned(),
+                because: reason,
+                hint: Some("pass `--repo NAME` for a repo the policy defines".to_owned()),
+            },
+        }
+    }
+}
+
+impl Judge for PolicyJudge<'_> {
+    fn place(&self, package: &Package, repo: &str, path: &str, kind: EntryKind) -> PlannedDecision {
+        if kind == EntryKind::Dir {
+            // pkgward-policy: directories need no grant (created as needed, owned by root).
+            return PlannedDecision {
+                item: String::new(),
+                verdict: "allow".to_owned(),
+                because: "directories need no grant".to_owned(),
+                hint: None,
+            };
+        }
+        self.decide(package, repo, &pkgward_policy::Request::Place { path })
+    }
+    fn setuid(&self, package: &Package, repo: &str, path: &str) -> PlannedDecision {
+        self.decide(package, repo, &pkgward_policy::Request::Setuid { path })
+    }
+    fn scripts(&self, package: &Package, repo: &str) -> PlannedDecision {
+        // pkgward will run scripts sandboxed; a policy of `scripts = "none"` refuses them.
+        self.decide(
+            package,
+            repo,
+            &pkgward_policy::Request::Scripts {
+                mode: pkgward_policy::ScriptMode::Sandboxed,
+            },
+        )
+    }
+}
+
+/// Loads `--policy`/`--grants` (or the embedded default) and compiles it.
+fn compile_policy(args: &Args) -> anyhow::Result<pkgward_policy::CompiledPolicy> {
+    let read = |path: &PathBuf| {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))
+    };
+    let policy_text = args.policy.as_ref().map(read).transpose()?;
+    let grants_text = args.grants.as_ref().map(read).transpose()?;
+    let policy_name = args.policy.as_ref().map(|path| path.display().to_string());
+    let grants_name = args.grants.as_ref().map(|path| path.display().to_string());
+    let mut input = pkgward_policy::PolicyInput::default();
+    if let (Some(name), Some(text)) = (&policy_name, &policy_text) {
+        input
+            .policy_files
+            .push(pkgward_policy::SourceFile { name, text });
+    }
+    if let (Some(name), Some(text)) = (&grants_name, &grants_text) {
+        input
+            .grants_files
+            .push((args.repo.clone(), pkgward_policy::SourceFile { name, text }));
+    }
+    let policy = pkgward_policy::load(&input).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    // usrmerge aliases on top of the root's real resolution: a guarded
+    // `/usr/lib/security` is also guarded when reached as `/lib/security`
+    // in a root without the links (THREATS 25).
+    Ok(pkgward_policy::CompiledPolicy::new(
+        policy,
+        pkgward_policy::AliasTable::usrmerge(),
+    ))
+}
+
+/// Streams the `.deb` files of a plan into the engine.
+struct DebContent<'a> {
+    files: &'a [PathBuf],
+    packages: &'a [Package],
+    plan: &'a Plan,
+    limits: Limits,
+}
+
+/// No package content: for plans that only remove.
+pub(crate) struct NoContent;
+
+impl pkgward_engine::ContentSource for NoContent {
+    fn stream(
+        &self,
+        package: usize,
+        _: &mut dyn FnMut(&str, &mut dyn Read) -> Result<(), EngineError>,
+    ) -> Result<(), EngineError> {
+        Err(EngineError::PackageChanged {
+            package: package.to_string(),
+            detail: "a removal plan has no package content".to_owned(),
+        })
+    }
+}
+
+#[derive(Debug)]
+enum StreamError {
+    Read(deb::ReadError),
+    Engine(EngineError),
+}
+
+impl From<deb::ReadError> for StreamError {
+    fn from(error: deb::ReadError) -> Self {
+        StreamError::Read(error)
+    }
+}
+
+impl pkgward_engine::ContentSource for DebContent<'_> {
+    fn stream(
+        &self,
+        package: usize,
+        each: &mut dyn FnMut(&str, &mut dyn Read) -> Result<(), EngineError>,
+    ) -> Result<(), EngineError> {
+        let planned = &self.plan.packages[package];
+        let index = self
+            .packages
+            .iter()
+            .position(|candidate| {
+                candidate.name == planned.name
+                    && candidate.artifact_sha256 == planned.artifact_sha256
+            })
+            .expect("every planned package was read");
+        let outcome =
+            deb::for_each_data_entry(&self.files[index], &self.limits, |entry, reader| {
+                each(&entry.path, reader).map_err(StreamError::Engine)
+            });
+        match outcome {
+            Ok(read_again) if read_again.artifact_sha256 == planned.artifact_sha256 => Ok(()),
+            Ok(_) => Err(EngineError::PackageChanged {
+                package: planned.name.clone(),
+                detail: format!(
+                    "`{}` changed on disk since it was read",
+                    self.files[index].display()
+                ),
+            }),
+            Err(StreamError::Engine(error)) => Err(error),
+            Err(StreamError::Read(error)) => Err(EngineError::Source {
+                package: planned.name.clone(),
+                source: Box::new(error),
+            }),
+        }
+    }
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let compiled = compile_policy(args)?;
+    let root = open_root(&args.root)?;
+    let limits = Limits::default();
+    let packages = read_packages(&args.packages, &limits)?;
+    // Writers lock before reading the installed state, so the plan cannot go stale.
+    let mut database = if args.dry_run {
+        pkgward_engine::open_database(&root, false)?
+    } else {
+        pkgward_engine::open_database(&root, true)?
+    };
+    let lock = if args.dry_run {
+        None
+    } else {
+        Some(take_lock(&root, args.wait)?)
+    };
+    if let (Some(lock), Some(database)) = (&lock, database.as_mut()) {
+        let report = pkgward_engine::recover(&root, lock, &mut database.database)?;
+        if report.did_something() {
+            super::recover::print_report(&report);
+        }
+    }
+    let conffiles: Vec<String> = packages
+        .iter()
+        .flat_map(|package| package.conffiles.iter().cloned())
+        .collect();
+    let snapshot = pkgward_engine::snapshot::snapshot(
+        &root,
+        database.as_ref().map(|database| &database.database),
+        &conffiles,
+    )?;
+    let requests: Vec<Request<'_>> = packages
+        .iter()
+        .map(|package| Request {
+            package,
+            repo: args.repo.clone(),
+            resolved: package
+                .entries
+                .iter()
+                .map(|entry| {
+                    root.canonical_path(&entry.path, entry.kind == EntryKind::Dir)
+                        .map_err(|error| error.to_string())
+                })
+                .collect(),
+        })
+        .collect();
+    // Installed packages and their directories make delegations effective.
+    let mut installed = Vec::new();
+    if let Some(database) = database.as_ref() {
+        for record in database.database.packages()? {
+            installed.push(pkgward_policy::InstalledOwner {
+                directories: database
+                    .database
+                    .dirs(&record.name)?
+                    .into_iter()
+                    .map(|directory| directory.path)
+                    .collect(),
+                package: record.name,
+                repo: record.repo,
+            });
+        }
+    }
+    let judge = PolicyJudge {
+        compiled: &compiled,
+        installed,
+        rules: std::cell::RefCell::new(std::collections::HashMap::new()),
+    };
+    let plan = pkgward_plan::planner::plan_install(&snapshot, &requests, &judge);
+    let content = DebContent {
+        files: &args.packages,
+        packages: &packages,
+        plan: &plan,
+        limits,
+    };
+    if let Some(database) = database.as_mut() {
+        return finish_plan(
+            &root,
+            lock.as_ref(),
+            &mut database.database,
+            &plan,
+            &content,
+            args.dry_run,
+            args.json,
+            args.sync.durability(),
+        );
+    }
+    // Dry run on a root pkgward never touched: nothing to apply anyway.
+    print_plan(&plan, args.json)?;
+    Ok(if plan.is_refused() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn read_packages(files: &[PathBuf], limits: &Limits) -> anyhow::Result<Vec<Package>> {
+    // Reading is decompression-bound: spread the packages over the cores.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(files.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<Package, deb::ReadError>>>> =
+        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(file) = files.get(index) else { return };
+                let read = deb::read(file, limits);
+                *results[index].lock().expect("no panics while held") = Some(read);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .zip(files)
+        .map(|(result, file)| {
+            result
+                .into_inner()
+                .expect("no panics while held")
+                .expect("every file was read")
+                .with_context(|| format!("cannot read package `{}`", file.display()))
+        })
+        .collect()
+}
+
+fn print_plan(plan: &Plan, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(plan)?);
+    } else {
+        print!("{}", plan.render_human());
+    }
+    Ok(())
+}
+
+/// Prints (dry run) or applies `plan`; a refused plan is an error listing every problem.
+// The shared tail of `install` and `remove`: each flag is one of their arguments.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn finish_plan(
+    root: &Root,
+    lock: Option<&RootLock>,
+    database: &mut pkgward_db::Database,
+    plan: &Plan,
+    content: &dyn pkgward_engine::ContentSource,
+    dry_run: bool,
+    json: bool,
+    durability: pkgward_engine::Durability,
+) -> anyhow::Result<ExitCode> {
+    if dry_run {
+        print_plan(plan, json)?;
+        return Ok(if plan.is_refused() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    if plan.is_refused() {
+        if json {
+            print_plan(plan, true)?;
+        }
+        let list: String = plan
+            .problems
+            .iter()
+            .fold(String::new(), |mut list, problem| {
+                use std::fmt::Write;
+                let _ = write!(list, "\n  - {problem}");
+                list
+            });
+        return Err(anyhow::Error::new(crate::render::Hint(
+            "`--dry-run` prints the whole plan; nothing was changed".to_owned(),
+        ))
+        .context(format!(
+            "{} problem{}:{list}",
+            plan.problems.len(),
+            if plan.problems.len() == 1 { "" } else { "s" }
+        ))
+        .context("refused"));
+    }
+    let lock = lock.expect("a lock is held for a real run");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |duration| {
+            i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+        });
+    let options = pkgward_engine::ApplyOptions {
+        now,
+        workers: 2,
+        durability,
+    };
+    let outcome = pkgward_engine::apply(root, lock, database, plan, content, &options)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "transaction": outcome.transaction, "files_placed": outcome.files_placed, "notices": outcome.notices, "plan": plan })
+        );
+    } else {
+        for package in &plan.packages {
+            let pending = if package.pending_scripts.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (pending scripts, not run: {})",
+                    package.pending_scripts.join(", ")
+                )
+            };
+            println!("installed {} {}{pending}", package.name, package.version);
+        }
+        for removal in &plan.removals {
+            println!("removed {} {}", removal.name, removal.version);
+        }
+        for notice in &outcome.notices {
+            println!("notice: {notice}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,52 @@
+//! `pkgward list`: the packages recorded in a root.
+
+use super::install::{open_root, RootArgs};
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let root = open_root(&args.root)?;
+    let packages = match pkgward_engine::open_database(&root, false)? {
+        Some(database) => database.database.packages()?,
+        None => Vec::new(),
+    };
+    if args.json {
+        let rows: Vec<_> = packages
+            .iter()
+            .map(|package| {
+                serde_json::json!({
+                    "name": package.name, "version": package.version, "architecture": package.architecture,
+                    "repo": package.repo, "status": status(package.status), "artifact_sha256": package.artifact_sha256,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        for package in &packages {
+            println!(
+                "{}\t{}\t{}\t{}\t{}",
+                package.name,
+                package.version,
+                package.architecture,
+                package.repo,
+                status(package.status)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status(status: pkgward_db::PackageStatus) -> &'static str {
+    match status {
+        pkgward_db::PackageStatus::Installed => "installed",
+        pkgward_db::PackageStatus::ConfigFiles => "config-files",
+    }
+}

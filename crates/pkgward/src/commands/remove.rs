@@ -1,0 +1,57 @@
+//! `pkgward remove PKG… [--purge]`: removes packages. Modified conffiles are
+//! kept (the package stays as `config-files`, like dpkg) unless `--purge`;
+//! directories go with their last owner.
+
+use super::install::{finish_plan, open_root, take_lock, RootArgs};
+use anyhow::Context;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Names of installed packages.
+    #[arg(required = true)]
+    pub packages: Vec<String>,
+    /// Delete conffiles too, even modified ones.
+    #[arg(long)]
+    pub purge: bool,
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Wait up to SECONDS for another pkgward holding the root's lock.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub wait: u64,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let root = open_root(&args.root)?;
+    let mut database = pkgward_engine::open_database(&root, false)?
+        .with_context(|| format!("no packages are installed in `{}`", root.path().display()))?;
+    let lock = if args.dry_run {
+        None
+    } else {
+        Some(take_lock(&root, args.wait)?)
+    };
+    if let Some(lock) = &lock {
+        let report = pkgward_engine::recover(&root, lock, &mut database.database)?;
+        if report.did_something() {
+            super::recover::print_report(&report);
+        }
+    }
+    let snapshot = pkgward_engine::snapshot::snapshot(&root, Some(&database.database), &[])?;
+    let plan = pkgward_plan::planner::plan_removal(&snapshot, &args.packages, args.purge);
+    finish_plan(
+        &root,
+        lock.as_ref(),
+        &mut database.database,
+        &plan,
+        &super::install::NoContent,
+        args.dry_run,
+        args.json,
+        pkgward_engine::Durability::FsyncEachFile,
+    )
+}

@@ -1,0 +1,769 @@
+//! The engine commands end to end, running the real `pkgward` binary against
+//! temp roots with `.deb`s built by the test (`pkgward_package::deb_builder`),
+//! the shipped examples, and the shared corpus (conformance with `dpkg -x`).
+//! Crash tests abort the binary at each failpoint (`PKGWARD_FAILPOINT`), then
+//! run `pkgward recover` and compare the database with the disk (THREATS 49).
+#![allow(clippy::print_stderr)]
+
+use pkgward_package::deb_builder::{control_tar, deb_from_parts, Compression, TarBuilder};
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn pkgward(arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pkgward"))
+        .args(arguments)
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+macro_rules! require_root {
+    () => {
+        if !is_root() {
+            eprintln!("SKIPPED: this test needs root (installed files are chowned to root)");
+            return;
+        }
+    };
+}
+
+/// A test package: control fields beyond the defaults, data files, conffiles.
+struct TestDeb<'a> {
+    name: &'a str,
+    version: &'a str,
+    control: &'a str,
+    files: &'a [(&'a str, u32, &'a str)],
+    conffiles: &'a [&'a str],
+}
+
+fn build(directory: &Path, deb: &TestDeb<'_>) -> PathBuf {
+    let mut data = TarBuilder::new();
+    data.dir("./");
+    let mut made = std::collections::BTreeSet::new();
+    for (path, mode, content) in deb.files {
+        let mut prefix = String::from(".");
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        for part in &parts[..parts.len() - 1] {
+            prefix = format!("{prefix}/{part}");
+            if made.insert(prefix.clone()) {
+                data.dir(&format!("{prefix}/"));
+            }
+        }
+        data.file(&format!(".{path}"), *mode, content.as_bytes());
+    }
+    let control = format!(
+        "Package: {}\nVersion: {}\nArchitecture: all\nMaintainer: Test <test@example.invalid>\n{}Description: test package\n built by the engine tests\n",
+        deb.name, deb.version, deb.control
+    );
+    let conffiles: String = deb
+        .conffiles
+        .iter()
+        .flat_map(|path| [*path, "\n"])
+        .collect();
+    let extra: Vec<(&str, &[u8], u32)> = if conffiles.is_empty() {
+        vec![]
+    } else {
+        vec![("conffiles", conffiles.as_bytes(), 0o644)]
+    };
+    let bytes = deb_from_parts(
+        &control_tar(&control, &extra),
+        &data.finish(),
+        Compression::Xz,
+    );
+    let path = directory.join(format!("{}_{}_all.deb", deb.name, deb.version));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Path → type, mode, uid, digest/target for every path under `root` except
+/// pkgward's state directory.
+fn manifest(root: &Path) -> BTreeMap<String, String> {
+    let mut result = BTreeMap::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(directory) = pending.pop() {
+        for entry in std::fs::read_dir(&directory).unwrap() {
+            let path = entry.unwrap().path();
+            let relative = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if relative.starts_with("var/lib/pkgward") {
+                continue;
+            }
+            let metadata = std::fs::symlink_metadata(&path).unwrap();
+            let description = if metadata.is_dir() {
+                pending.push(path.clone());
+                "dir".to_owned()
+            } else if metadata.file_type().is_symlink() {
+                format!("link {}", std::fs::read_link(&path).unwrap().display())
+            } else {
+                let mut file = std::fs::File::open(&path).unwrap();
+                format!(
+                    "file {}",
+                    pkgward_engine::digest::sha256_of_reader(&mut file).unwrap()
+                )
+            };
+            result.insert(
+                relative,
+                format!(
+                    "{description} {:o} {}:{}",
+                    metadata.mode() & 0o7777,
+                    metadata.uid(),
+                    metadata.gid()
+                ),
+            );
+        }
+    }
+    result
+}
+
+fn root_string(root: &Path) -> String {
+    root.to_str().unwrap().to_owned()
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/debs")
+}
+
+#[test]
+fn install_list_files_owner_check_remove_the_examples() {
+    require_root!();
+    let root = tempfile::tempdir().unwrap();
+    let root_path = root_string(root.path());
+    let debs = examples();
+    let hello = debs.join("pkgward-hello_1.0-1_all.deb");
+    let data = debs.join("pkgward-greeting-data_2.3-1_all.deb");
+    let output = pkgward(&[
+        "install",
+        "--root",
+        &root_path,
+        hello.to_str().unwrap(),
+        data.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let list = pkgward(&["list", "--root", &root_path]);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(listed.contains("pkgward-hello\t1.0-1"), "{listed}");
+    assert!(listed.contains("pkgward-greeting-data\t2.3-1"), "{listed}");
+    let files = pkgward(&["files", "--root", &root_path, "pkgward-hello"]);
+    assert!(
+        String::from_utf8_lossy(&files.stdout).contains("/usr/bin/pkgward-hello"),
+        "{}",
+        text(&files)
+    );
+    let owner = pkgward(&["owner", "--root", &root_path, "/usr/bin/pkgward-hello"]);
+    assert_eq!(
+        String::from_utf8_lossy(&owner.stdout).trim(),
+        "/usr/bin/pkgward-hello: pkgward-hello"
+    );
+    let check = pkgward(&["check", "--root", &root_path]);
+    assert!(check.status.success(), "{}", text(&check));
+    // Removing the data package would break hello's Depends.
+    let refused = pkgward(&["remove", "--root", &root_path, "pkgward-greeting-data"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("needed by `pkgward-hello`"),
+        "{}",
+        text(&refused)
+    );
+    let removed = pkgward(&[
+        "remove",
+        "--root",
+        &root_path,
+        "pkgward-hello",
+        "pkgward-greeting-data",
+    ]);
+    assert!(removed.status.success(), "{}", text(&removed));
+    assert!(!root.path().join("usr/bin/pkgward-hello").exists());
+    assert!(
+        String::from_utf8_lossy(&pkgward(&["list", "--root", &root_path]).stdout)
+            .trim()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_refused_install_leaves_the_root_byte_identical_and_adds_no_rows() {
+    require_root!();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("var/lib")).unwrap();
+    std::fs::create_dir_all(root.path().join("usr/bin")).unwrap();
+    std::fs::write(root.path().join("usr/bin/existing"), "x").unwrap();
+    let root_path = root_string(root.path());
+    let before = manifest(root.path());
+    let hello = examples().join("pkgward-hello_1.0-1_all.deb");
+    let output = pkgward(&["install", "--root", &root_path, hello.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with("error: refused"), "{stderr}");
+    assert!(
+        stderr.contains("Depends `pkgward-greeting-data (>= 2.0)`: not satisfied"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: `--dry-run` prints the whole plan"),
+        "{stderr}"
+    );
+    assert_eq!(manifest(root.path()), before);
+    let list = pkgward(&["list", "--root", &root_path]);
+    assert!(list.stdout.is_empty(), "{}", text(&list));
+}
+
+#[test]
+fn a_policy_denial_names_the_rule_and_leaves_the_root_byte_identical() {
+    require_root!();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("var/lib")).unwrap();
+    let root_path = root_string(root.path());
+    let before = manifest(root.path());
+    let sneaky = examples().join("pkgward-sneaky-cron_0.9-1_all.deb");
+    let output = pkgward(&["install", "--root", &root_path, sneaky.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("place `/etc/cron.d/pkgward-sneaky` denied by"),
+        "{stderr}"
+    );
+    assert_eq!(manifest(root.path()), before);
+    assert!(pkgward(&["list", "--root", &root_path]).stdout.is_empty());
+    // A grants file that names the guarded location lets it in.
+    let work = tempfile::tempdir().unwrap();
+    let grants = work.path().join("grants.toml");
+    std::fs::write(
+        &grants,
+        "[[grant]]\nrepo = \"local\"\npackage = \"pkgward-sneaky-cron\"\npaths = [\"/**\"]\nguarded = [\"cron\"]\nscripts = \"sandboxed\"\n",
+    )
+    .unwrap();
+    let granted = pkgward(&[
+        "install",
+        "--root",
+        &root_path,
+        "--grants",
+        grants.to_str().unwrap(),
+        sneaky.to_str().unwrap(),
+    ]);
+    assert!(granted.status.success(), "{}", text(&granted));
+    assert!(root.path().join("etc/cron.d/pkgward-sneaky").exists());
+}
+
+#[test]
+fn dry_run_prints_the_plan_as_text_and_json_and_changes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let root_path = root_string(root.path());
+    let debs = examples();
+    let hello = debs.join("pkgward-hello_1.0-1_all.deb");
+    let data = debs.join("pkgward-greeting-data_2.3-1_all.deb");
+    let output = pkgward(&[
+        "install",
+        "--dry-run",
+        "--root",
+        &root_path,
+        hello.to_str().unwrap(),
+        data.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.starts_with("pkgward-greeting-data (install 2.3-1)"),
+        "dependencies first: {stdout}"
+    );
+    let json = pkgward(&[
+        "install",
+        "--dry-run",
+        "--json",
+        "--root",
+        &root_path,
+        hello.to_str().unwrap(),
+        data.to_str().unwrap(),
+    ]);
+    let plan: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(plan["packages"][1]["name"], "pkgward-hello");
+    assert_eq!(plan["problems"], serde_json::json!([]));
+    assert_eq!(
+        std::fs::read_dir(root.path()).unwrap().count(),
+        0,
+        "a dry run writes nothing, not even state"
+    );
+}
+
+#[test]
+fn upgrade_conffiles_obsolete_files_remove_and_purge() {
+    require_root!();
+    let work = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let root_path = root_string(root.path());
+    let v1 = build(
+        work.path(),
+        &TestDeb {
+            name: "foo",
+            version: "1",
+            control: "",
+            files: &[
+                ("/etc/foo.conf", 0o644, "setting=1\n"),
+                ("/etc/bar.conf", 0o644, "bar=1\n"),
+                ("/usr/bin/foo-old", 0o755, "old"),
+            ],
+            conffiles: &["/etc/foo.conf", "/etc/bar.conf"],
+        },
+    );
+    let v2 = build(
+        work.path(),
+        &TestDeb {
+            name: "foo",
+            version: "2",
+            control: "",
+            files: &[
+                ("/etc/foo.conf", 0o644, "setting=2\n"),
+                ("/etc/bar.conf", 0o644, "bar=2\n"),
+                ("/usr/bin/foo-new", 0o755, "new"),
+            ],
+            conffiles: &["/etc/foo.conf", "/etc/bar.conf"],
+        },
+    );
+    assert!(
+        pkgward(&["install", "--root", &root_path, v1.to_str().unwrap()])
+            .status
+            .success()
+    );
+    std::fs::write(root.path().join("etc/foo.conf"), "setting=mine\n").unwrap();
+    let output = pkgward(&["install", "--root", &root_path, v2.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout)
+            .contains("notice: foo: conffile `/etc/foo.conf` was modified"),
+        "{}",
+        text(&output)
+    );
+    let base = root.path();
+    assert_eq!(
+        std::fs::read_to_string(base.join("etc/foo.conf")).unwrap(),
+        "setting=mine\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(base.join("etc/foo.conf.pkgward-new")).unwrap(),
+        "setting=2\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(base.join("etc/bar.conf")).unwrap(),
+        "bar=2\n",
+        "unmodified conffile replaced"
+    );
+    assert!(
+        !base.join("usr/bin/foo-old").exists(),
+        "obsolete file removed"
+    );
+    assert!(base.join("usr/bin/foo-new").exists());
+    // check flags the administrator's edit as a modified conffile, nothing else.
+    let check = pkgward(&["check", "--root", &root_path, "--json"]);
+    let drifts: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(drifts.as_array().unwrap().len(), 1, "{drifts}");
+    assert_eq!(drifts[0]["kind"], "conffile-modified");
+    // remove keeps the modified conffile (config-files), --purge deletes it.
+    let removed = pkgward(&["remove", "--root", &root_path, "foo"]);
+    assert!(removed.status.success(), "{}", text(&removed));
+    assert!(base.join("etc/foo.conf").exists());
+    assert!(!base.join("etc/bar.conf").exists());
+    assert!(!base.join("usr/bin/foo-new").exists());
+    assert!(
+        String::from_utf8_lossy(&pkgward(&["list", "--root", &root_path]).stdout)
+            .contains("config-files")
+    );
+    let purged = pkgward(&["remove", "--purge", "--root", &root_path, "foo"]);
+    assert!(purged.status.success(), "{}", text(&purged));
+    assert!(!base.join("etc/foo.conf").exists());
+    assert!(
+        !base.join("etc").exists(),
+        "directories go with their last owner"
+    );
+    assert!(pkgward(&["list", "--root", &root_path]).stdout.is_empty());
+}
+
+#[test]
+fn file_conflicts_are_refused_unless_replaces_allows_the_takeover() {
+    require_root!();
+    let work = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let root_path = root_string(root.path());
+    let first = build(
+        work.path(),
+        &TestDeb {
+            name: "first",
+            version: "1",
+            control: "",
+            files: &[("/usr/bin/x", 0o755, "first")],
+            conffiles: &[],
+        },
+    );
+    let second = build(
+        work.path(),
+        &TestDeb {
+            name: "second",
+            version: "1",
+            control: "",
+            files: &[("/usr/bin/x", 0o755, "second")],
+            conffiles: &[],
+        },
+    );
+    let taker = build(
+        work.path(),
+        &TestDeb {
+            name: "taker",
+            version: "1",
+            control: "Replaces: first (<< 2)\n",
+            files: &[("/usr/bin/x", 0o755, "taker")],
+            conffiles: &[],
+        },
+    );
+    assert!(
+        pkgward(&["install", "--root", &root_path, first.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let conflict = pkgward(&["install", "--root", &root_path, second.to_str().unwrap()]);
+    assert_eq!(conflict.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&conflict.stderr)
+            .contains("`second` ships `/usr/bin/x`, which belongs to `first`"),
+        "{}",
+        text(&conflict)
+    );
+    let takeover = pkgward(&["install", "--root", &root_path, taker.to_str().unwrap()]);
+    assert!(takeover.status.success(), "{}", text(&takeover));
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("usr/bin/x")).unwrap(),
+        "taker"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&pkgward(&["owner", "--root", &root_path, "/usr/bin/x"]).stdout)
+            .trim(),
+        "/usr/bin/x: taker"
+    );
+}
+
+#[test]
+fn usrmerge_alias_installs_through_the_link_and_owner_finds_either_spelling() {
+    require_root!();
+    let work = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("usr/lib")).unwrap();
+    std::os::unix::fs::symlink("usr/lib", root.path().join("lib")).unwrap();
+    let root_path = root_string(root.path());
+    let deb = build(
+        work.path(),
+        &TestDeb {
+            name: "libmod",
+            version: "1",
+            control: "",
+            files: &[("/lib/libmod/mod.so", 0o644, "so")],
+            conffiles: &[],
+        },
+    );
+    let dry = pkgward(&[
+        "install",
+        "--dry-run",
+        "--root",
+        &root_path,
+        deb.to_str().unwrap(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&dry.stdout)
+            .contains("resolved: /lib/libmod/mod.so -> /usr/lib/libmod/mod.so"),
+        "{}",
+        text(&dry)
+    );
+    assert!(
+        pkgward(&["install", "--root", &root_path, deb.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(std::fs::symlink_metadata(root.path().join("lib"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("usr/lib/libmod/mod.so")).unwrap(),
+        "so"
+    );
+    for spelling in ["/lib/libmod/mod.so", "/usr/lib/libmod/mod.so"] {
+        let owner = pkgward(&["owner", "--root", &root_path, spelling]);
+        assert_eq!(
+            String::from_utf8_lossy(&owner.stdout).trim(),
+            "/usr/lib/libmod/mod.so: libmod",
+            "{spelling}"
+        );
+    }
+    // THREATS 25: policy judges the resolved location, so a PAM module shipped
+    // as `/lib/security/...` is refused as `/usr/lib/security/...`.
+    let pam = build(
+        work.path(),
+        &TestDeb {
+            name: "evilpam",
+            version: "1",
+            control: "",
+            files: &[("/lib/security/pam_evil.so", 0o644, "so")],
+            conffiles: &[],
+        },
+    );
+    let refused = pkgward(&["install", "--root", &root_path, pam.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("place `/usr/lib/security/pam_evil.so` denied"),
+        "{}",
+        text(&refused)
+    );
+    assert!(!root.path().join("usr/lib/security").exists());
+}
+
+#[test]
+fn an_unsafe_symlink_in_the_root_refuses_the_install_threats_27() {
+    require_root!();
+    let work = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("etc")).unwrap();
+    std::fs::create_dir_all(root.path().join("var/lib")).unwrap();
+    std::os::unix::fs::symlink("etc", root.path().join("opt")).unwrap();
+    std::os::unix::fs::lchown(root.path().join("opt"), Some(1000), Some(1000)).unwrap();
+    let root_path = root_string(root.path());
+    let before = manifest(root.path());
+    let deb = build(
+        work.path(),
+        &TestDeb {
+            name: "optpkg",
+            version: "1",
+            control: "",
+            files: &[("/opt/foo/bar", 0o644, "x")],
+            conffiles: &[],
+        },
+    );
+    let output = pkgward(&["install", "--root", &root_path, deb.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("unsafe symlink `/opt`: owned by uid 1000"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(manifest(root.path()), before);
+}
+
+#[test]
+fn a_second_writer_reports_the_lock_holder_threats_74() {
+    let root = tempfile::tempdir().unwrap();
+    let root_path = root_string(root.path());
+    let engine_root = pkgward_engine::Root::open(root.path()).unwrap();
+    let _held = pkgward_engine::lock(&engine_root, std::time::Duration::ZERO).unwrap();
+    let started = std::time::Instant::now();
+    let output = pkgward(&["recover", "--root", &root_path, "--wait", "1"]);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "error: the root is locked by PID {}",
+            std::process::id()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: wait for it to finish"), "{stderr}");
+}
+
+#[test]
+fn the_binary_killed_at_every_failpoint_recovers_to_all_or_nothing_threats_49() {
+    require_root!();
+    let debs = examples();
+    let hello = debs.join("pkgward-hello_1.0-1_all.deb");
+    let data = debs.join("pkgward-greeting-data_2.3-1_all.deb");
+    for failpoint in [
+        "prepare-file-staged:1",
+        "prepare-file-staged:3",
+        "prepare-synced",
+        "journal-written",
+        "commit-step:1",
+        "commit-step:5",
+        "commit-steps-done",
+        "commit-database",
+        "commit-journal-removed",
+    ] {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("var/lib")).unwrap();
+        let root_path = root_string(root.path());
+        let before = manifest(root.path());
+        let crashed = Command::new(env!("CARGO_BIN_EXE_pkgward"))
+            .args([
+                "install",
+                "--root",
+                &root_path,
+                hello.to_str().unwrap(),
+                data.to_str().unwrap(),
+            ])
+            .env("PKGWARD_FAILPOINT", failpoint)
+            .output()
+            .unwrap();
+        assert!(!crashed.status.success(), "{failpoint}: {}", text(&crashed));
+        let recovered = pkgward(&["recover", "--root", &root_path]);
+        assert!(
+            recovered.status.success(),
+            "{failpoint}: {}",
+            text(&recovered)
+        );
+        // Recovery is idempotent.
+        let again = pkgward(&["recover", "--root", &root_path]);
+        assert!(
+            String::from_utf8_lossy(&again.stdout).contains("nothing to recover"),
+            "{failpoint}: {}",
+            text(&again)
+        );
+        let check = pkgward(&["check", "--root", &root_path]);
+        assert!(
+            check.status.success(),
+            "{failpoint}: database and disk disagree: {}",
+            text(&check)
+        );
+        let listed = String::from_utf8_lossy(&pkgward(&["list", "--root", &root_path]).stdout)
+            .lines()
+            .count();
+        if listed == 0 {
+            assert_eq!(
+                manifest(root.path()),
+                before,
+                "{failpoint}: nothing installed, root untouched"
+            );
+        } else {
+            assert_eq!(listed, 2, "{failpoint}: all or nothing");
+        }
+        let staging = root.path().join("var/lib/pkgward/staging");
+        assert!(
+            !staging.exists() || std::fs::read_dir(&staging).unwrap().count() == 0,
+            "{failpoint}: staging left"
+        );
+    }
+}
+
+fn corpus() -> Option<PathBuf> {
+    let candidate = std::env::var_os("PKGWARD_CORPUS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
+        PathBuf::from,
+    );
+    candidate
+        .join("CLOSURE-python3-curl-jq.txt")
+        .exists()
+        .then_some(candidate)
+}
+
+/// Conformance: the 62-package closure of `python3 curl jq` installed by
+/// pkgward into an empty root equals `dpkg -x` of the same debs (paths, types,
+/// modes, owners, symlink targets, file digests), and `check` is clean. In an
+/// empty root there are no usrmerge links, so both trees have the same shape;
+/// with `/lib -> usr/lib` in the root pkgward would place `/lib/x` at
+/// `/usr/lib/x` (see docs/engine.md) where `dpkg -x` would replace the link.
+#[test]
+fn the_python3_curl_jq_closure_matches_dpkg_x() {
+    require_root!();
+    let Some(corpus) = corpus() else {
+        eprintln!("SKIPPED: the shared corpus is missing (set PKGWARD_CORPUS or put it at ../shared/corpus)");
+        return;
+    };
+    if Command::new("dpkg").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: dpkg is not installed (apt-get install dpkg)");
+        return;
+    }
+    let names = std::fs::read_to_string(corpus.join("CLOSURE-python3-curl-jq.txt")).unwrap();
+    let debs: Vec<PathBuf> = names
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|name| {
+            let prefix = format!("{name}_");
+            std::fs::read_dir(corpus.join("debs"))
+                .unwrap()
+                .map(|entry| entry.unwrap().path())
+                .find(|path| {
+                    path.file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with(&prefix)
+                })
+                .unwrap_or_else(|| panic!("`{name}` is missing from the corpus"))
+        })
+        .collect();
+    assert_eq!(debs.len(), 62);
+    let ours = tempfile::tempdir().unwrap();
+    let theirs = tempfile::tempdir().unwrap();
+    let root_path = root_string(ours.path());
+    // The closure ships files in guarded locations (NSS modules, cron, dpkg
+    // config, sitecustomize, ...): the default policy refuses them, so the
+    // conformance run grants every guarded location to this repo.
+    let grants_directory = tempfile::tempdir().unwrap();
+    let grants = grants_directory.path().join("grants.toml");
+    std::fs::write(
+        &grants,
+        "[[grant]]\nrepo = \"local\"\npackage = \"*\"\npaths = [\"/**\"]\nguarded = [\"*\"]\nscripts = \"sandboxed\"\n",
+    )
+    .unwrap();
+    let mut arguments = vec![
+        "install".to_owned(),
+        "--root".to_owned(),
+        root_path.clone(),
+        "--grants".to_owned(),
+        grants.to_string_lossy().into_owned(),
+    ];
+    arguments.extend(debs.iter().map(|path| path.to_string_lossy().into_owned()));
+    let output = Command::new(env!("CARGO_BIN_EXE_pkgward"))
+        .args(&arguments)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    for deb in &debs {
+        let status = Command::new("dpkg")
+            .arg("-x")
+            .arg(deb)
+            .arg(theirs.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "dpkg -x {}", deb.display());
+    }
+    let ours_manifest = manifest(ours.path());
+    let theirs_manifest = manifest(theirs.path());
+    let differences: Vec<String> = ours_manifest
+        .keys()
+        .chain(theirs_manifest.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|path| ours_manifest.get(*path) != theirs_manifest.get(*path))
+        .map(|path| {
+            format!(
+                "{path}: pkgward {:?}, dpkg -x {:?}",
+                ours_manifest.get(path),
+                theirs_manifest.get(path)
+            )
+        })
+        .collect();
+    assert!(
+        differences.is_empty(),
+        "{} differences:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+    assert!(
+        ours_manifest.len() > 1000,
+        "the closure has thousands of paths"
+    );
+    let check = pkgward(&["check", "--root", &root_path]);
+    assert!(check.status.success(), "{}", text(&check));
+    let list = pkgward(&["list", "--root", &root_path]);
+    assert_eq!(String::from_utf8_lossy(&list.stdout).lines().count(), 62);
+}
