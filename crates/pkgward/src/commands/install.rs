@@ -225,6 +225,7 @@ struct DebContent<'a> {
     packages: &'a [Package],
     plan: &'a Plan,
     limits: Limits,
+    progress: &'a super::progress::Progress,
 }
 
 /// No package content: for plans that only remove.
@@ -275,7 +276,10 @@ impl pkgward_engine::ContentSource for DebContent<'_> {
                 each(&entry.path, reader).map_err(StreamError::Engine)
             });
         match outcome {
-            Ok(read_again) if read_again.artifact_sha256 == planned.artifact_sha256 => Ok(()),
+            Ok(read_again) if read_again.artifact_sha256 == planned.artifact_sha256 => {
+                self.progress.advance();
+                Ok(())
+            }
             Ok(_) => Err(EngineError::PackageChanged {
                 package: planned.name.clone(),
                 detail: format!(
@@ -296,8 +300,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let compiled = compile_policy(args)?;
     let root = open_root(&args.root)?;
     let limits = Limits::default();
+    let progress = super::progress::Progress::new(args.json);
+    progress.phase("reading", args.packages.len());
     let (packages, declarations): (Vec<Package>, Vec<Vec<DeclarationFile>>) =
-        read_packages(&args.packages)?.into_iter().unzip();
+        read_packages(&args.packages, &progress)?
+            .into_iter()
+            .unzip();
     // Writers lock before reading the installed state, so the plan cannot go stale.
     let mut database = if args.dry_run {
         pkgward_engine::open_database(&root, false)?
@@ -372,7 +380,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         packages: &packages,
         plan: &plan,
         limits,
+        progress: &progress,
     };
+    if !args.dry_run && !plan.is_refused() {
+        progress.phase("staging", plan.packages.len());
+    }
     if let Some(database) = database.as_mut() {
         return finish_plan(
             &root,
@@ -399,7 +411,10 @@ type PackageRead = anyhow::Result<(Package, Vec<DeclarationFile>)>;
 
 /// Reads every package with the bytes of its declaration files (for its
 /// footprint), several at once: reading is decompression-bound.
-fn read_packages(files: &[PathBuf]) -> anyhow::Result<Vec<(Package, Vec<DeclarationFile>)>> {
+fn read_packages(
+    files: &[PathBuf],
+    progress: &super::progress::Progress,
+) -> anyhow::Result<Vec<(Package, Vec<DeclarationFile>)>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .min(files.len().max(1));
@@ -412,6 +427,7 @@ fn read_packages(files: &[PathBuf]) -> anyhow::Result<Vec<(Package, Vec<Declarat
                 let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let Some(file) = files.get(index) else { return };
                 let read = super::policy::read_package(file);
+                progress.advance();
                 *results[index].lock().expect("no panics while held") = Some(read);
             });
         }

@@ -14,6 +14,7 @@ pub mod keygen;
 pub mod list;
 pub mod owner;
 pub mod policy;
+pub mod progress;
 pub mod recover;
 pub mod remove;
 pub mod sandbox;
