@@ -890,3 +890,211 @@ fn capability_growth_on_upgrade_is_held_or_allowed_by_the_repo_rule() {
         String::from_utf8_lossy(&pkgward(&["list", "--root", &root_path]).stdout).into_owned();
     assert!(list.starts_with("grower\t2\t"), "{list}");
 }
+
+/// Starts `pkgward` with `arguments` without waiting for it.
+fn spawn_pkgward(arguments: &[String]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_pkgward"))
+        .args(arguments)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn eight_concurrent_installers_all_succeed_and_the_database_stays_intact_threats_70_74() {
+    require_root!();
+    let work = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("var/lib")).unwrap();
+    let root_path = root_string(root.path());
+    let names: Vec<String> = (0..8).map(|index| format!("parallel{index}")).collect();
+    let binaries: Vec<String> = names
+        .iter()
+        .map(|name| format!("/usr/bin/{name}"))
+        .collect();
+    let debs: Vec<PathBuf> = names
+        .iter()
+        .zip(&binaries)
+        .map(|(name, binary)| {
+            build(
+                work.path(),
+                &TestDeb {
+                    name,
+                    version: "1",
+                    control: "",
+                    files: &[(binary, 0o755, name)],
+                    conffiles: &[],
+                },
+            )
+        })
+        .collect();
+    // Each process waits for the lock (THREATS 74); all start at once.
+    let children: Vec<_> = debs
+        .iter()
+        .map(|deb| {
+            spawn_pkgward(&[
+                "install".to_owned(),
+                "--root".to_owned(),
+                root_path.clone(),
+                "--wait".to_owned(),
+                "60".to_owned(),
+                deb.to_string_lossy().into_owned(),
+            ])
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+    }
+    let list =
+        String::from_utf8_lossy(&pkgward(&["list", "--root", &root_path]).stdout).into_owned();
+    let listed: Vec<&str> = list
+        .lines()
+        .filter_map(|line| line.split('\t').next())
+        .collect();
+    assert_eq!(listed, names, "{list}");
+    for name in &names {
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("usr/bin").join(name)).unwrap(),
+            *name
+        );
+    }
+    let check = pkgward(&["check", "--root", &root_path]);
+    assert!(check.status.success(), "{}", text(&check));
+    let engine_root = pkgward_engine::Root::open(root.path()).unwrap();
+    let database = pkgward_engine::open_database(&engine_root, false)
+        .unwrap()
+        .unwrap();
+    assert_eq!(database.database.integrity_check().unwrap(), Ok(()));
+    assert_eq!(
+        database.database.owners("/usr/bin").unwrap().len(),
+        8,
+        "every package holds a reference on the shared directory"
+    );
+}
+
+#[test]
+fn two_concurrent_installers_of_one_path_one_wins_the_other_names_the_conflict_threats_71() {
+    require_root!();
+    let work = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("var/lib")).unwrap();
+    let root_path = root_string(root.path());
+    let debs: Vec<PathBuf> = ["left", "right"]
+        .iter()
+        .map(|name| {
+            build(
+                work.path(),
+                &TestDeb {
+                    name,
+                    version: "1",
+                    control: "",
+                    files: &[("/usr/bin/x", 0o755, name)],
+                    conffiles: &[],
+                },
+            )
+        })
+        .collect();
+    let children: Vec<_> = debs
+        .iter()
+        .map(|deb| {
+            spawn_pkgward(&[
+                "install".to_owned(),
+                "--root".to_owned(),
+                root_path.clone(),
+                "--wait".to_owned(),
+                "60".to_owned(),
+                deb.to_string_lossy().into_owned(),
+            ])
+        })
+        .collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect();
+    let winners: Vec<usize> = (0..2).filter(|&i| outputs[i].status.success()).collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one wins:\n{}\n{}",
+        text(&outputs[0]),
+        text(&outputs[1])
+    );
+    let winner = ["left", "right"][winners[0]];
+    let loser_index = 1 - winners[0];
+    let loser = ["left", "right"][loser_index];
+    let stderr = String::from_utf8_lossy(&outputs[loser_index].stderr);
+    assert_eq!(outputs[loser_index].status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "`{loser}` ships `/usr/bin/x`, which belongs to `{winner}`"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("usr/bin/x")).unwrap(),
+        winner
+    );
+    let list =
+        String::from_utf8_lossy(&pkgward(&["list", "--root", &root_path]).stdout).into_owned();
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(list.starts_with(&format!("{winner}\t")), "{list}");
+    let check = pkgward(&["check", "--root", &root_path]);
+    assert!(check.status.success(), "{}", text(&check));
+}
+
+#[test]
+fn an_installer_waits_for_the_lock_only_as_long_as_told_threats_74() {
+    let work = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("var/lib")).unwrap();
+    let root_path = root_string(root.path());
+    let deb = build(
+        work.path(),
+        &TestDeb {
+            name: "waiter",
+            version: "1",
+            control: "",
+            files: &[("/usr/bin/waiter", 0o755, "w")],
+            conffiles: &[],
+        },
+    );
+    let before = manifest(root.path());
+    // This test process is the other writer: it holds the same `flock` a
+    // running install holds, for as long as the test needs.
+    let engine_root = pkgward_engine::Root::open(root.path()).unwrap();
+    let held = pkgward_engine::lock(&engine_root, std::time::Duration::ZERO).unwrap();
+    let expected = format!("error: the root is locked by PID {}", std::process::id());
+    for (wait, at_least, at_most) in [("0", 0, 1), ("1", 1, 10)] {
+        let started = std::time::Instant::now();
+        let output = pkgward(&[
+            "install",
+            "--root",
+            &root_path,
+            "--wait",
+            wait,
+            deb.to_str().unwrap(),
+        ]);
+        let elapsed = started.elapsed();
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&expected), "{stderr}");
+        assert!(
+            elapsed >= std::time::Duration::from_secs(at_least)
+                && elapsed < std::time::Duration::from_secs(at_most),
+            "--wait {wait} took {elapsed:?}"
+        );
+    }
+    assert_eq!(
+        manifest(root.path()),
+        before,
+        "nothing written while locked"
+    );
+    // Once the lock is released the same install goes through.
+    drop(held);
+    let output = pkgward(&["install", "--root", &root_path, deb.to_str().unwrap()]);
+    if is_root() {
+        assert!(output.status.success(), "{}", text(&output));
+    }
+}
