@@ -832,6 +832,14 @@ fn capability_growth_on_upgrade_is_held_or_allowed_by_the_repo_rule() {
 
     // Under the default `hold`: refused before anything is written.
     let before = manifest(root.path());
+    let dry_run = install(&["--dry-run"], &v2);
+    assert_eq!(dry_run.status.code(), Some(1), "{}", text(&dry_run));
+    assert!(
+        String::from_utf8_lossy(&dry_run.stderr)
+            .contains("notice: capability growth would be held: `grower` 2 needs"),
+        "{}",
+        text(&dry_run)
+    );
     let list_before = pkgward(&["list", "--root", &root_path]).stdout;
     let files_before = pkgward(&["files", "--root", &root_path, "grower"]).stdout;
     let held = install(&[], &v2);

@@ -370,9 +370,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let mut plan = pkgward_plan::planner::plan_install(&snapshot, &requests, &judge);
     record_footprints(&mut plan, &packages, &declarations, &compiled)?;
+    let mut held = false;
     if let Some(database) = database.as_ref() {
         if !plan.is_refused() {
-            hold_capability_growth(&plan, &database.database, &compiled, args)?;
+            held = hold_capability_growth(&plan, &database.database, &compiled, args)?;
         }
     }
     let content = DebContent {
@@ -386,7 +387,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         progress.phase("staging", plan.packages.len());
     }
     if let Some(database) = database.as_mut() {
-        return finish_plan(
+        let code = finish_plan(
             &root,
             lock.as_ref(),
             &mut database.database,
@@ -395,7 +396,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             args.dry_run,
             args.json,
             args.sync.durability(),
-        );
+        )?;
+        // A dry run whose upgrade would be held says so in its exit status.
+        return Ok(if held { ExitCode::from(1) } else { code });
     }
     // Dry run on a root pkgward never touched: nothing to apply anyway.
     print_plan(&plan, args.json)?;
@@ -469,13 +472,14 @@ fn record_footprints(
 /// (`capability_growth`). Under the repo's `capability-growth = "hold"`
 /// (the default) any growth refuses the install before anything is written;
 /// under `allow` it is printed as a notice. Installed packages without a
-/// recorded footprint cannot be compared: a notice says so.
+/// recorded footprint cannot be compared: a notice says so. A dry run
+/// prints what would be held and returns `true` instead of refusing.
 fn hold_capability_growth(
     plan: &Plan,
     database: &pkgward_db::Database,
     compiled: &pkgward_policy::CompiledPolicy,
     args: &Args,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let rule = compiled
         .policy()
         .repos
@@ -524,7 +528,7 @@ fn hold_capability_growth(
         for heading in &held {
             eprintln!("notice: capability growth would be held: {heading}");
         }
-        return Ok(());
+        return Ok(!held.is_empty());
     }
     Err(anyhow::Error::new(crate::render::Hint(format!(
         "review the list; to allow growth for this repo set `capability-growth = \"allow\"` in its `[[repo]]` table (name = \"{}\") of the `--policy` file; nothing was changed",
