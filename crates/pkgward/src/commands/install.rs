@@ -39,6 +39,10 @@ pub struct Args {
     /// Repository grants file.
     #[arg(long, value_name = "FILE")]
     pub grants: Option<PathBuf>,
+    /// Read attestations from DIR instead of `PKG.att/` next to each package
+    /// (for repos whose policy has a `verifiers` rule).
+    #[arg(long, value_name = "DIR")]
+    pub attestations: Option<PathBuf>,
     /// Print the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -296,6 +300,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let root = open_root(&args.root)?;
     let limits = Limits::default();
     let packages = read_packages(&args.packages, &limits)?;
+    // Before the database or lock is created: a refusal changes nothing.
+    let admitted = crate::attestation_gate::check(&args.into(), &compiled, &packages)?;
     // Writers lock before reading the installed state, so the plan cannot go stale.
     let mut database = if args.dry_run {
         pkgward_engine::open_database(&root, false)?
@@ -366,7 +372,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         limits,
     };
     if let Some(database) = database.as_mut() {
-        return finish_plan(
+        let code = finish_plan(
             &root,
             lock.as_ref(),
             &mut database.database,
@@ -375,7 +381,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             args.dry_run,
             args.json,
             args.sync.durability(),
-        );
+        )?;
+        if !args.dry_run {
+            admitted.record(&mut database.database)?;
+        }
+        return Ok(code);
     }
     // Dry run on a root pkgward never touched: nothing to apply anyway.
     print_plan(&plan, args.json)?;
