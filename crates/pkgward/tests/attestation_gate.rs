@@ -484,3 +484,76 @@ fn threshold_zero_and_above_the_keys_are_policy_errors_at_install() {
         assert_eq!(setup.list(), "");
     }
 }
+
+#[test]
+fn a_footprint_that_does_not_cover_the_package_does_not_count() {
+    let setup = Setup::new();
+    setup.attest_greeting();
+    // Two trusted keys sign PASSED statements about hello's exact bytes under
+    // the configured policy, but their footprint leaves out the binary hello
+    // places: it does not cover what is being installed.
+    let policy_text = std::fs::read_to_string(setup.path("policy.toml")).unwrap();
+    let loaded = pkgward_policy::load(&pkgward_policy::PolicyInput {
+        policy_files: vec![pkgward_policy::SourceFile {
+            name: "policy.toml",
+            text: &policy_text,
+        }],
+        grants_files: vec![],
+    })
+    .unwrap();
+    let compiled =
+        pkgward_policy::CompiledPolicy::new(loaded, pkgward_policy::AliasTable::usrmerge());
+    let package =
+        pkgward_package::deb::read(&setup.path(HELLO), &pkgward_package::Limits::default())
+            .unwrap();
+    let mut footprint = serde_json::to_value(pkgward_policy::footprint::footprint_with(
+        &package,
+        &[],
+        &compiled,
+    ))
+    .unwrap();
+    let paths = footprint["paths"].as_array_mut().unwrap();
+    let before = paths.len();
+    paths.retain(|path| path != "/usr/bin/pkgward-hello");
+    assert_eq!(paths.len(), before - 1, "{footprint}");
+    let att = setup.hello_att();
+    std::fs::create_dir_all(&att).unwrap();
+    for key in ["v1", "v2"] {
+        let private = pkgward_attest::PrivateKey::from_pkcs8_pem(
+            &std::fs::read_to_string(setup.path(&format!("keys/{key}.key"))).unwrap(),
+        )
+        .unwrap();
+        let statement = pkgward_attest::Statement::for_artifact(
+            HELLO,
+            &package.artifact_sha256,
+            pkgward_attest::FootprintPredicate {
+                verifier_id: key.to_owned(),
+                policy_sha256: pkgward_attest::policy_digest(policy_text.as_bytes(), None),
+                footprint: footprint.clone(),
+                verdict: pkgward_attest::Verdict::Passed,
+                time_verified: i64::try_from(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_secs(),
+                )
+                .unwrap(),
+                pkgward_version: "test".to_owned(),
+            },
+        );
+        std::fs::write(
+            att.join(format!("{key}.json")),
+            pkgward_attest::sign_statement(&statement, &private),
+        )
+        .unwrap();
+    }
+    let stderr = setup.expect_refusal();
+    assert!(stderr.contains("0 of the 2 required"), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("ignored: footprint does not cover what is being installed")
+            .count(),
+        2,
+        "{stderr}"
+    );
+}
