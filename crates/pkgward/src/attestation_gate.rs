@@ -9,7 +9,7 @@
 //! Attestations that counted are recorded in the database's `attestations`
 //! table after the engine's commit (see [`Admitted::record`]).
 
-use crate::commands::attest::{configured_policy_digest, read_with_declarations};
+use crate::commands::attest::read_with_declarations;
 use crate::render::Hint;
 use anyhow::Context as _;
 use pkgward_attest::threshold::EnvelopeOutcome;
@@ -27,21 +27,21 @@ pub struct GateInput<'a> {
     pub files: &'a [PathBuf],
     /// The repo the packages are installed from (`--repo`).
     pub repo: &'a str,
-    /// `--policy` and `--grants`: the policy digest is computed from them
-    /// exactly as `pkgward attest` does.
-    pub policy: Option<&'a Path>,
-    pub grants: Option<&'a Path>,
+    /// The digest of the policy files install compiled (see
+    /// `PolicyFiles::digest`): attestations must name exactly this policy.
+    pub policy_sha256: String,
     /// `--attestations DIR`; otherwise `PKG.att/` next to each package.
     pub attestations: Option<&'a Path>,
 }
 
-impl<'a> From<&'a crate::commands::install::Args> for GateInput<'a> {
-    fn from(args: &'a crate::commands::install::Args) -> Self {
+impl<'a> GateInput<'a> {
+    /// The gate's view of `install`'s arguments and the digest of the policy
+    /// files it compiled.
+    pub fn new(args: &'a crate::commands::install::Args, policy_sha256: String) -> Self {
         GateInput {
             files: &args.packages,
             repo: &args.repo,
-            policy: args.policy.as_deref(),
-            grants: args.grants.as_deref(),
+            policy_sha256,
             attestations: args.attestations.as_deref(),
         }
     }
@@ -84,7 +84,7 @@ pub fn check(
         return Ok(Admitted::default());
     };
     let verifiers = verifier_set(input.repo, rule)?;
-    let policy_sha256 = policy_digest(input)?;
+    let policy_sha256 = input.policy_sha256.clone();
     let now_unix = now_unix()?;
     let expectation_for = |artifact_sha256: &str| Expectation {
         artifact_sha256: artifact_sha256.to_owned(),
@@ -162,21 +162,6 @@ fn base64_key_text(text: &str) -> String {
         }
     }
     text.to_owned()
-}
-
-/// The digest of the configured policy, computed by the same function as
-/// `pkgward attest` so an attestation made with the same `--policy` and
-/// `--grants` files names it.
-fn policy_digest(input: &GateInput<'_>) -> anyhow::Result<String> {
-    let read = |path: &Path| {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))
-    };
-    let policy = input.policy.map(read).transpose()?;
-    let grants = input.grants.map(read).transpose()?;
-    Ok(configured_policy_digest(
-        policy.as_deref(),
-        grants.as_deref(),
-    ))
 }
 
 /// The footprint pkgward computes now for the package being installed, as

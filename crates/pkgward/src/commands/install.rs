@@ -192,34 +192,16 @@ impl Judge for PolicyJudge<'_> {
     }
 }
 
-/// Loads `--policy`/`--grants` (or the embedded default) and compiles it.
-fn compile_policy(args: &Args) -> anyhow::Result<pkgward_policy::CompiledPolicy> {
-    let read = |path: &PathBuf| {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))
-    };
-    let policy_text = args.policy.as_ref().map(read).transpose()?;
-    let grants_text = args.grants.as_ref().map(read).transpose()?;
-    let policy_name = args.policy.as_ref().map(|path| path.display().to_string());
-    let grants_name = args.grants.as_ref().map(|path| path.display().to_string());
-    let mut input = pkgward_policy::PolicyInput::default();
-    if let (Some(name), Some(text)) = (&policy_name, &policy_text) {
-        input
-            .policy_files
-            .push(pkgward_policy::SourceFile { name, text });
+/// Where install's policy comes from: `--policy`/`--grants`, else the
+/// root's `etc/pkgward/policy.toml` and `policy.d/*.toml`, else the embedded
+/// default — the same rule as `verify`, `explain` and `audit`.
+fn policy_source(args: &Args) -> crate::commands::policy::PolicySource {
+    crate::commands::policy::PolicySource {
+        policy: args.policy.iter().cloned().collect(),
+        grants: args.grants.clone(),
+        repo: args.repo.clone(),
+        root: args.root.root.clone(),
     }
-    if let (Some(name), Some(text)) = (&grants_name, &grants_text) {
-        input
-            .grants_files
-            .push((args.repo.clone(), pkgward_policy::SourceFile { name, text }));
-    }
-    let policy = pkgward_policy::load(&input).map_err(|errors| anyhow::anyhow!("{errors}"))?;
-    // usrmerge aliases on top of the root's real resolution: a guarded
-    // `/usr/lib/security` is also guarded when reached as `/lib/security`
-    // in a root without the links (THREATS 25).
-    Ok(pkgward_policy::CompiledPolicy::new(
-        policy,
-        pkgward_policy::AliasTable::usrmerge(),
-    ))
 }
 
 /// Streams the `.deb` files of a plan into the engine.
@@ -296,12 +278,19 @@ impl pkgward_engine::ContentSource for DebContent<'_> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let compiled = compile_policy(args)?;
+    let source = policy_source(args);
+    // Read once: the same bytes are compiled and digested for attestations.
+    let policy_files = source.read_files()?;
+    let compiled = source.compile_files(&policy_files)?;
     let root = open_root(&args.root)?;
     let limits = Limits::default();
     let packages = read_packages(&args.packages, &limits)?;
     // Before the database or lock is created: a refusal changes nothing.
-    let admitted = crate::attestation_gate::check(&args.into(), &compiled, &packages)?;
+    let admitted = crate::attestation_gate::check(
+        &crate::attestation_gate::GateInput::new(args, policy_files.digest()),
+        &compiled,
+        &packages,
+    )?;
     // Writers lock before reading the installed state, so the plan cannot go stale.
     let mut database = if args.dry_run {
         pkgward_engine::open_database(&root, false)?
