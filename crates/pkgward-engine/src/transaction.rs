@@ -818,7 +818,7 @@ fn database_change(plan: &Plan, now: i64) -> Change {
                             .to_string(),
                 })
                 .collect(),
-            footprint: None,
+            footprint: package.footprint.as_ref().map(ToString::to_string),
         })
         .collect();
     Change { removals, installs }

@@ -129,6 +129,7 @@ fn package_plan(
         pending_scripts: vec![],
         decisions: vec![],
         notices: vec![],
+        footprint: Some(serde_json::json!({ "package": name, "version": version })),
     }
 }
 
@@ -282,6 +283,10 @@ fn install_places_files_symlinks_hardlinks_with_modes_and_records_them() {
     assert_eq!(database.database.packages().unwrap().len(), 1);
     assert_eq!(database.database.files("hello").unwrap().len(), 4);
     assert_eq!(database.database.owners("/usr/bin").unwrap(), vec!["hello"]);
+    // The plan's footprint is recorded in the same commit.
+    let recorded: serde_json::Value =
+        serde_json::from_str(&database.database.footprint("hello").unwrap().unwrap()).unwrap();
+    assert_eq!(recorded["package"], "hello");
     let drifts = pkgward_engine::verify::verify(&root, &database.database, &[]).unwrap();
     assert!(drifts.is_empty(), "{drifts:?}");
     // check notices drift.
@@ -613,6 +618,10 @@ fn upgrade_removes_obsolete_files_and_keeps_a_modified_conffile_with_a_new_copy_
         Some(sha256(b"setting=1\n")),
         "reference stays the installed one"
     );
+    // The upgrade replaces the recorded footprint with the new version's.
+    let recorded: serde_json::Value =
+        serde_json::from_str(&database.database.footprint("foo").unwrap().unwrap()).unwrap();
+    assert_eq!(recorded["version"], "2");
 }
 
 #[test]

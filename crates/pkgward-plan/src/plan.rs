@@ -50,6 +50,12 @@ pub struct PackagePlan {
     pub decisions: Vec<PlannedDecision>,
     /// Notes for the operator (conffile kept, owner name missing, …).
     pub notices: Vec<String>,
+    /// The package's capability footprint (`pkgward_policy::footprint`
+    /// serde form), filled in by the caller after planning (the planner
+    /// has no declaration contents) and recorded in the `footprints` table
+    /// at commit; the next upgrade compares against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footprint: Option<serde_json::Value>,
 }
 
 /// What kind of filesystem object a placement creates.

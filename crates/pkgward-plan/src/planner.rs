@@ -548,6 +548,7 @@ fn plan_package<'a>(
         pending_scripts,
         decisions,
         notices: vec![],
+        footprint: None,
     };
     (plan, problems)
 }

@@ -131,6 +131,9 @@ fn manifest(root: &Path) -> BTreeMap<String, String> {
     result
 }
 
+/// The default `local` repo, open ceiling, and `capability-growth = "allow"`.
+const ALLOW_GROWTH_POLICY: &str = "[[repo]]\nname = \"local\"\nceiling = { paths = [\"/**\"], guarded = [\"*\"], users = [\"*\"], groups = [\"*\"], services = [\"*\"], setuid = [\"*\"], scripts = \"unconfined\" }\ncapability-growth = \"allow\"\n\n[[grant]]\nrepo = \"local\"\npackage = \"*\"\npaths = [\"/**\"]\n";
+
 fn root_string(root: &Path) -> String {
     root.to_str().unwrap().to_owned()
 }
@@ -340,7 +343,19 @@ fn upgrade_conffiles_obsolete_files_remove_and_purge() {
             .success()
     );
     std::fs::write(root.path().join("etc/foo.conf"), "setting=mine\n").unwrap();
-    let output = pkgward(&["install", "--root", &root_path, v2.to_str().unwrap()]);
+    // v2 ships a new path (`/usr/bin/foo-new`): capability growth, which the
+    // default `local` repo holds; this test is about dpkg's upgrade
+    // semantics, so its policy allows growth.
+    let policy = work.path().join("policy.toml");
+    std::fs::write(&policy, ALLOW_GROWTH_POLICY).unwrap();
+    let output = pkgward(&[
+        "install",
+        "--root",
+        &root_path,
+        "--policy",
+        policy.to_str().unwrap(),
+        v2.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "{}", text(&output));
     assert!(
         String::from_utf8_lossy(&output.stdout)
@@ -766,6 +781,114 @@ fn the_python3_curl_jq_closure_matches_dpkg_x() {
     assert!(check.status.success(), "{}", text(&check));
     let list = pkgward(&["list", "--root", &root_path]);
     assert_eq!(String::from_utf8_lossy(&list.stdout).lines().count(), 62);
+}
+
+#[test]
+fn capability_growth_on_upgrade_is_held_or_allowed_by_the_repo_rule() {
+    require_root!();
+    let work = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("var/lib")).unwrap();
+    let root_path = root_string(root.path());
+    let deb = |version: &str, files: &[(&str, u32, &str)]| {
+        build(
+            work.path(),
+            &TestDeb {
+                name: "grower",
+                version,
+                control: "",
+                files,
+                conffiles: &[],
+            },
+        )
+    };
+    let v1 = deb("1", &[("/usr/bin/grower", 0o755, "v1")]);
+    // Same capabilities, new content: no growth.
+    let v1_1 = deb("1.1", &[("/usr/bin/grower", 0o755, "v1.1")]);
+    // A new file in a shared directory and a new guarded location (cron).
+    let v2 = deb(
+        "2",
+        &[
+            ("/usr/bin/grower", 0o755, "v2"),
+            ("/usr/bin/grower-helper", 0o755, "helper"),
+            ("/etc/cron.d/grower", 0o644, "* * * * * root true\n"),
+        ],
+    );
+    let grants = work.path().join("grants.toml");
+    std::fs::write(
+        &grants,
+        "[[grant]]\nrepo = \"local\"\npackage = \"grower\"\npaths = [\"/**\"]\nguarded = [\"cron\"]\n",
+    )
+    .unwrap();
+    let install = |extra: &[&str], package: &Path| {
+        let mut arguments = vec!["install", "--root", &root_path, "--grants"];
+        arguments.push(grants.to_str().unwrap());
+        arguments.extend_from_slice(extra);
+        arguments.push(package.to_str().unwrap());
+        pkgward(&arguments)
+    };
+    let first = install(&[], &v1);
+    assert!(first.status.success(), "{}", text(&first));
+
+    // Under the default `hold`: refused before anything is written.
+    let before = manifest(root.path());
+    let list_before = pkgward(&["list", "--root", &root_path]).stdout;
+    let files_before = pkgward(&["files", "--root", &root_path, "grower"]).stdout;
+    let held = install(&[], &v2);
+    assert_eq!(held.status.code(), Some(1), "{}", text(&held));
+    let stderr = String::from_utf8_lossy(&held.stderr);
+    assert!(
+        stderr.contains("capability growth held by repo `local`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`grower` 2 needs capabilities 1 did not use"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("- path `/usr/bin/grower-helper`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("- guarded location `cron` (autoexec)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("capability-growth = \"allow\""), "{stderr}");
+    assert_eq!(manifest(root.path()), before, "root byte-identical");
+    assert_eq!(pkgward(&["list", "--root", &root_path]).stdout, list_before);
+    assert_eq!(
+        pkgward(&["files", "--root", &root_path, "grower"]).stdout,
+        files_before
+    );
+
+    // No growth: proceeds under `hold`.
+    let same = install(&[], &v1_1);
+    assert!(same.status.success(), "{}", text(&same));
+    assert!(
+        !String::from_utf8_lossy(&same.stderr).contains("capability growth"),
+        "{}",
+        text(&same)
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("usr/bin/grower")).unwrap(),
+        "v1.1"
+    );
+
+    // The repo's rule `allow`: proceeds with a notice.
+    let policy = work.path().join("policy.toml");
+    std::fs::write(&policy, ALLOW_GROWTH_POLICY).unwrap();
+    let allowed = install(&["--policy", policy.to_str().unwrap()], &v2);
+    assert!(allowed.status.success(), "{}", text(&allowed));
+    let stderr = String::from_utf8_lossy(&allowed.stderr);
+    assert!(
+        stderr.contains("notice: capability growth allowed by repo `local`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("guarded location `cron`"), "{stderr}");
+    assert!(root.path().join("etc/cron.d/grower").exists());
+    let list =
+        String::from_utf8_lossy(&pkgward(&["list", "--root", &root_path]).stdout).into_owned();
+    assert!(list.starts_with("grower\t2\t"), "{list}");
 }
 
 /// `install` reads the administrator policy from the root it installs into

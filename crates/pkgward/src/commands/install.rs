@@ -10,6 +10,7 @@ use pkgward_package::deb;
 use pkgward_package::{EntryKind, Limits, Package};
 use pkgward_plan::planner::{Judge, Request};
 use pkgward_plan::{Plan, PlannedDecision};
+use pkgward_policy::footprint::DeclarationFile;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -284,7 +285,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let compiled = source.compile_files(&policy_files)?;
     let root = open_root(&args.root)?;
     let limits = Limits::default();
-    let packages = read_packages(&args.packages, &limits)?;
+    let (packages, declarations): (Vec<Package>, Vec<Vec<DeclarationFile>>) =
+        read_packages(&args.packages)?.into_iter().unzip();
     // Before the database or lock is created: a refusal changes nothing.
     let admitted = crate::attestation_gate::check(
         &crate::attestation_gate::GateInput::new(args, policy_files.digest()),
@@ -353,7 +355,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         installed,
         rules: std::cell::RefCell::new(std::collections::HashMap::new()),
     };
-    let plan = pkgward_plan::planner::plan_install(&snapshot, &requests, &judge);
+    let mut plan = pkgward_plan::planner::plan_install(&snapshot, &requests, &judge);
+    record_footprints(&mut plan, &packages, &declarations, &compiled)?;
+    if let Some(database) = database.as_ref() {
+        if !plan.is_refused() {
+            hold_capability_growth(&plan, &database.database, &compiled, args)?;
+        }
+    }
     let content = DebContent {
         files: &args.packages,
         packages: &packages,
@@ -385,35 +393,128 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn read_packages(files: &[PathBuf], limits: &Limits) -> anyhow::Result<Vec<Package>> {
-    // Reading is decompression-bound: spread the packages over the cores.
+/// One package with its declaration files, or why it could not be read.
+type PackageRead = anyhow::Result<(Package, Vec<DeclarationFile>)>;
+
+/// Reads every package with the bytes of its declaration files (for its
+/// footprint), several at once: reading is decompression-bound.
+fn read_packages(files: &[PathBuf]) -> anyhow::Result<Vec<(Package, Vec<DeclarationFile>)>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .min(files.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<Result<Package, deb::ReadError>>>> =
+    let results: Vec<std::sync::Mutex<Option<PackageRead>>> =
         files.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
                 let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let Some(file) = files.get(index) else { return };
-                let read = deb::read(file, limits);
+                let read = super::policy::read_package(file);
                 *results[index].lock().expect("no panics while held") = Some(read);
             });
         }
     });
     results
         .into_iter()
-        .zip(files)
-        .map(|(result, file)| {
+        .map(|result| {
             result
                 .into_inner()
                 .expect("no panics while held")
                 .expect("every file was read")
-                .with_context(|| format!("cannot read package `{}`", file.display()))
         })
         .collect()
+}
+
+/// Fills in each planned package's footprint (recorded at commit).
+fn record_footprints(
+    plan: &mut Plan,
+    packages: &[Package],
+    declarations: &[Vec<DeclarationFile>],
+    compiled: &pkgward_policy::CompiledPolicy,
+) -> anyhow::Result<()> {
+    for planned in &mut plan.packages {
+        if let Some(index) = packages.iter().position(|package| {
+            package.name == planned.name && package.artifact_sha256 == planned.artifact_sha256
+        }) {
+            let footprint = pkgward_policy::footprint::footprint_with(
+                &packages[index],
+                &declarations[index],
+                compiled,
+            );
+            planned.footprint = Some(serde_json::to_value(&footprint)?);
+        }
+    }
+    Ok(())
+}
+
+/// Compares each upgraded package's new footprint with the recorded one
+/// (`capability_growth`). Under the repo's `capability-growth = "hold"`
+/// (the default) any growth refuses the install before anything is written;
+/// under `allow` it is printed as a notice. Installed packages without a
+/// recorded footprint cannot be compared: a notice says so.
+fn hold_capability_growth(
+    plan: &Plan,
+    database: &pkgward_db::Database,
+    compiled: &pkgward_policy::CompiledPolicy,
+    args: &Args,
+) -> anyhow::Result<()> {
+    let rule = compiled
+        .policy()
+        .repos
+        .iter()
+        .find(|repo| repo.name.value == args.repo)
+        .map(|repo| repo.capability_growth)
+        .unwrap_or_default();
+    let mut held = Vec::new();
+    for planned in &plan.packages {
+        let (Some(previous), Some(new)) = (&planned.previous_version, &planned.footprint) else {
+            continue;
+        };
+        let Some(recorded) = database.footprint(&planned.name)? else {
+            eprintln!(
+                "notice: `{}` {previous} has no recorded footprint; capability growth not checked",
+                planned.name
+            );
+            continue;
+        };
+        let old: serde_json::Value = serde_json::from_str(&recorded)
+            .with_context(|| format!("recorded footprint of `{}` is not JSON", planned.name))?;
+        let grown = super::capability_growth::growth(&old, new);
+        if grown.is_empty() {
+            continue;
+        }
+        let list = grown.iter().fold(String::new(), |mut list, item| {
+            use std::fmt::Write;
+            let _ = write!(list, "\n  - {item}");
+            list
+        });
+        let heading = format!(
+            "`{}` {} needs capabilities {previous} did not use:{list}",
+            planned.name, planned.version
+        );
+        match rule {
+            pkgward_policy::model::CapabilityGrowth::Allow => {
+                eprintln!(
+                    "notice: capability growth allowed by repo `{}`: {heading}",
+                    args.repo
+                );
+            }
+            pkgward_policy::model::CapabilityGrowth::Hold => held.push(heading),
+        }
+    }
+    if held.is_empty() || args.dry_run {
+        for heading in &held {
+            eprintln!("notice: capability growth would be held: {heading}");
+        }
+        return Ok(());
+    }
+    Err(anyhow::Error::new(crate::render::Hint(format!(
+        "review the list; to allow growth for this repo set `capability-growth = \"allow\"` in its `[[repo]]` table (name = \"{}\") of the `--policy` file; nothing was changed",
+        args.repo
+    )))
+    .context(format!("capability growth held by repo `{}`:\n{}", args.repo, held.join("\n")))
+    .context("refused"))
 }
 
 fn print_plan(plan: &Plan, json: bool) -> anyhow::Result<()> {

@@ -4,6 +4,7 @@
 pub mod attest;
 pub mod audit;
 pub mod audit_scripts;
+pub mod capability_growth;
 pub mod check;
 pub mod explain;
 pub mod files;
