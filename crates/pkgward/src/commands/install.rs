@@ -293,6 +293,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         &compiled,
         &packages,
     )?;
+    // A root pkgward never wrote to has no state directory yet: judge the
+    // plan before creating one, so a refusal leaves such a root
+    // byte-identical too (THREATS "reject"), not just free of database rows.
+    if !args.dry_run && pkgward_engine::open_database(&root, false)?.is_none() {
+        let plan = make_plan(&root, None, &packages, &declarations, &compiled, args)?;
+        if plan.is_refused() {
+            return refuse(&plan, args.json);
+        }
+    }
     // Writers lock before reading the installed state, so the plan cannot go stale.
     let mut database = if args.dry_run {
         pkgward_engine::open_database(&root, false)?
@@ -310,53 +319,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             super::recover::print_report(&report);
         }
     }
-    let conffiles: Vec<String> = packages
-        .iter()
-        .flat_map(|package| package.conffiles.iter().cloned())
-        .collect();
-    let snapshot = pkgward_engine::snapshot::snapshot(
+    let plan = make_plan(
         &root,
         database.as_ref().map(|database| &database.database),
-        &conffiles,
+        &packages,
+        &declarations,
+        &compiled,
+        args,
     )?;
-    let requests: Vec<Request<'_>> = packages
-        .iter()
-        .map(|package| Request {
-            package,
-            repo: args.repo.clone(),
-            resolved: package
-                .entries
-                .iter()
-                .map(|entry| {
-                    root.canonical_path(&entry.path, entry.kind == EntryKind::Dir)
-                        .map_err(|error| error.to_string())
-                })
-                .collect(),
-        })
-        .collect();
-    // Installed packages and their directories make delegations effective.
-    let mut installed = Vec::new();
-    if let Some(database) = database.as_ref() {
-        for record in database.database.packages()? {
-            installed.push(pkgward_policy::InstalledOwner {
-                directories: database
-                    .database
-                    .dirs(&record.name)?
-                    .into_iter()
-                    .map(|directory| directory.path)
-                    .collect(),
-                package: record.name,
-                repo: record.repo,
-            });
-        }
-    }
-    let judge = PolicyJudge {
-        compiled: &compiled,
-        installed,
-        rules: std::cell::RefCell::new(std::collections::HashMap::new()),
-    };
-    let mut plan = pkgward_plan::planner::plan_install(&snapshot, &requests, &judge);
-    record_footprints(&mut plan, &packages, &declarations, &compiled)?;
     if let Some(database) = database.as_ref() {
         if !plan.is_refused() {
             hold_capability_growth(&plan, &database.database, &compiled, args)?;
@@ -391,6 +361,62 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Judges the requested packages against the installed state (none for a
+/// root pkgward never wrote to) and the compiled policy: the whole plan,
+/// with each package's footprint recorded for the database.
+fn make_plan(
+    root: &Root,
+    database: Option<&pkgward_db::Database>,
+    packages: &[Package],
+    declarations: &[Vec<DeclarationFile>],
+    compiled: &pkgward_policy::CompiledPolicy,
+    args: &Args,
+) -> anyhow::Result<Plan> {
+    let conffiles: Vec<String> = packages
+        .iter()
+        .flat_map(|package| package.conffiles.iter().cloned())
+        .collect();
+    let snapshot = pkgward_engine::snapshot::snapshot(&root, database, &conffiles)?;
+    let requests: Vec<Request<'_>> = packages
+        .iter()
+        .map(|package| Request {
+            package,
+            repo: args.repo.clone(),
+            resolved: package
+                .entries
+                .iter()
+                .map(|entry| {
+                    root.canonical_path(&entry.path, entry.kind == EntryKind::Dir)
+                        .map_err(|error| error.to_string())
+                })
+                .collect(),
+        })
+        .collect();
+    // Installed packages and their directories make delegations effective.
+    let mut installed = Vec::new();
+    if let Some(database) = database {
+        for record in database.packages()? {
+            installed.push(pkgward_policy::InstalledOwner {
+                directories: database
+                    .dirs(&record.name)?
+                    .into_iter()
+                    .map(|directory| directory.path)
+                    .collect(),
+                package: record.name,
+                repo: record.repo,
+            });
+        }
+    }
+    let judge = PolicyJudge {
+        compiled,
+        installed,
+        rules: std::cell::RefCell::new(std::collections::HashMap::new()),
+    };
+    let mut plan = pkgward_plan::planner::plan_install(&snapshot, &requests, &judge);
+    record_footprints(&mut plan, packages, declarations, compiled)?;
+    Ok(plan)
 }
 
 /// One package with its declaration files, or why it could not be read.
@@ -529,6 +555,30 @@ fn print_plan(plan: &Plan, json: bool) -> anyhow::Result<()> {
 /// Prints (dry run) or applies `plan`; a refused plan is an error listing every problem.
 // The shared tail of `install` and `remove`: each flag is one of their arguments.
 #[allow(clippy::too_many_arguments)]
+/// Reports a refused plan: every problem, and that nothing was changed.
+fn refuse(plan: &Plan, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        print_plan(plan, true)?;
+    }
+    let list: String = plan
+        .problems
+        .iter()
+        .fold(String::new(), |mut list, problem| {
+            use std::fmt::Write;
+            let _ = write!(list, "\n  - {problem}");
+            list
+        });
+    Err(anyhow::Error::new(crate::render::Hint(
+        "`--dry-run` prints the whole plan; nothing was changed".to_owned(),
+    ))
+    .context(format!(
+        "{} problem{}:{list}",
+        plan.problems.len(),
+        if plan.problems.len() == 1 { "" } else { "s" }
+    ))
+    .context("refused"))
+}
+
 pub(crate) fn finish_plan(
     root: &Root,
     lock: Option<&RootLock>,
@@ -548,26 +598,7 @@ pub(crate) fn finish_plan(
         });
     }
     if plan.is_refused() {
-        if json {
-            print_plan(plan, true)?;
-        }
-        let list: String = plan
-            .problems
-            .iter()
-            .fold(String::new(), |mut list, problem| {
-                use std::fmt::Write;
-                let _ = write!(list, "\n  - {problem}");
-                list
-            });
-        return Err(anyhow::Error::new(crate::render::Hint(
-            "`--dry-run` prints the whole plan; nothing was changed".to_owned(),
-        ))
-        .context(format!(
-            "{} problem{}:{list}",
-            plan.problems.len(),
-            if plan.problems.len() == 1 { "" } else { "s" }
-        ))
-        .context("refused"));
+        return refuse(plan, json);
     }
     let lock = lock.expect("a lock is held for a real run");
     let now = std::time::SystemTime::now()
