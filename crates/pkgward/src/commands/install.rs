@@ -345,9 +345,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             &mut database.database,
             &plan,
             &content,
-            args.dry_run,
-            args.json,
-            args.sync.durability(),
+            Output {
+                dry_run: args.dry_run,
+                json: args.json,
+                durability: args.sync.durability(),
+            },
         )?;
         if !args.dry_run {
             admitted.record(&mut database.database)?;
@@ -378,7 +380,7 @@ fn make_plan(
         .iter()
         .flat_map(|package| package.conffiles.iter().cloned())
         .collect();
-    let snapshot = pkgward_engine::snapshot::snapshot(&root, database, &conffiles)?;
+    let snapshot = pkgward_engine::snapshot::snapshot(root, database, &conffiles)?;
     let requests: Vec<Request<'_>> = packages
         .iter()
         .map(|package| Request {
@@ -579,16 +581,28 @@ fn refuse(plan: &Plan, json: bool) -> anyhow::Result<ExitCode> {
     .context("refused"))
 }
 
+/// How a plan is carried out: printed only (`--dry-run`), in which format,
+/// and how writes are made durable.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Output {
+    pub dry_run: bool,
+    pub json: bool,
+    pub durability: pkgward_engine::Durability,
+}
+
 pub(crate) fn finish_plan(
     root: &Root,
     lock: Option<&RootLock>,
     database: &mut pkgward_db::Database,
     plan: &Plan,
     content: &dyn pkgward_engine::ContentSource,
-    dry_run: bool,
-    json: bool,
-    durability: pkgward_engine::Durability,
+    output: Output,
 ) -> anyhow::Result<ExitCode> {
+    let Output {
+        dry_run,
+        json,
+        durability,
+    } = output;
     if dry_run {
         print_plan(plan, json)?;
         return Ok(if plan.is_refused() {
