@@ -25,7 +25,7 @@ fn the_documented_envelope_verifies_against_the_example_package() {
 
     let package = repo.join("examples/debs/pkgward-hello_1.0-1_all.deb");
     let Ok(bytes) = std::fs::read(&package) else {
-        eprintln!("SKIP: `{}` is missing", package.display());
+        eprintln!("SKIPPED: `{}` is missing", package.display());
         return;
     };
     let verifiers =

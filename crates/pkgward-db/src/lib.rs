@@ -38,6 +38,8 @@ pub enum DatabaseError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("package `{name}` is not recorded in the package database `{path}`")]
+    NotRecorded { path: PathBuf, name: String },
     #[error("package database `{path}` holds an invalid value `{value}` in column `{column}`")]
     InvalidValue {
         path: PathBuf,
@@ -228,6 +230,17 @@ pub struct DecisionRecord {
     pub verdict: String,
     /// JSON text.
     pub provenance: String,
+}
+
+/// One trusted key's attestation that admitted an installed package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttestationRecord {
+    /// sha256 (hex) of the trusted key's raw bytes.
+    pub key_id: String,
+    /// The DSSE envelope JSON exactly as it was verified.
+    pub envelope: String,
+    /// When the installer verified it, seconds since the epoch.
+    pub verified_at: i64,
 }
 
 /// Everything recorded about a package when it is (re)installed.
@@ -562,6 +575,83 @@ impl Database {
             .map_err(self.query_error())
     }
 
+    /// Records the attestations that admitted the installed package `name`,
+    /// replacing any recorded for it before, in one SQLite transaction.
+    /// Idempotent. Rows go with the package (`ON DELETE CASCADE`), so a
+    /// reinstall or removal never leaves stale attestations behind.
+    pub fn record_attestations(
+        &mut self,
+        name: &str,
+        records: &[AttestationRecord],
+    ) -> Result<(), DatabaseError> {
+        let path = self.path.clone();
+        let error = |source| DatabaseError::Query {
+            path: path.clone(),
+            source,
+        };
+        let transaction = self
+            .connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(error)?;
+        let Some(id) = transaction
+            .query_row(
+                "SELECT id FROM packages WHERE name = ?1 AND status = 'installed'",
+                [name],
+                |row| row.get::<_, i64>(0),
+            )
+            .optional()
+            .map_err(error)?
+        else {
+            return Err(DatabaseError::NotRecorded {
+                path: self.path.clone(),
+                name: name.to_owned(),
+            });
+        };
+        transaction
+            .execute("DELETE FROM attestations WHERE package_id = ?1", [id])
+            .map_err(error)?;
+        {
+            let mut insert = transaction
+                .prepare(
+                    "INSERT INTO attestations (package_id, key_id, envelope, verified_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(error)?;
+            for record in records {
+                insert
+                    .execute(params![
+                        id,
+                        record.key_id,
+                        record.envelope,
+                        record.verified_at
+                    ])
+                    .map_err(error)?;
+            }
+        }
+        transaction.commit().map_err(error)
+    }
+
+    /// The attestations recorded for the package `name`, in insertion order.
+    pub fn attestations(&self, name: &str) -> Result<Vec<AttestationRecord>, DatabaseError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT a.key_id, a.envelope, a.verified_at FROM attestations a
+                 JOIN packages p ON p.id = a.package_id WHERE p.name = ?1 ORDER BY a.id",
+            )
+            .map_err(self.query_error())?;
+        let rows = statement
+            .query_map([name], |row| {
+                Ok(AttestationRecord {
+                    key_id: row.get(0)?,
+                    envelope: row.get(1)?,
+                    verified_at: row.get(2)?,
+                })
+            })
+            .map_err(self.query_error())?;
+        rows.collect::<Result<_, _>>().map_err(self.query_error())
+    }
+
     /// Applies `change` in one SQLite transaction. Idempotent.
     pub fn apply(&mut self, change: &Change) -> Result<(), DatabaseError> {
         let path = self.path.clone();
@@ -769,6 +859,48 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let database = Database::open(&directory.path().join("db.sqlite")).unwrap();
         (directory, database)
+    }
+
+    #[test]
+    fn attestations_are_recorded_replaced_and_dropped_with_the_package() {
+        let (_directory, mut database) = open_temp();
+        let record = |key: &str| AttestationRecord {
+            key_id: key.repeat(64),
+            envelope: format!("{{\"key\":\"{key}\"}}"),
+            verified_at: 7,
+        };
+        let refused = database.record_attestations("hello", &[record("a")]);
+        assert!(
+            matches!(refused, Err(DatabaseError::NotRecorded { ref name, .. }) if name == "hello"),
+            "{refused:?}"
+        );
+        database
+            .apply(&Change {
+                removals: vec![],
+                installs: vec![install("hello", "1.0", vec![], vec![])],
+            })
+            .unwrap();
+        database
+            .record_attestations("hello", &[record("a"), record("b")])
+            .unwrap();
+        assert_eq!(
+            database.attestations("hello").unwrap(),
+            vec![record("a"), record("b")]
+        );
+        database
+            .record_attestations("hello", &[record("c")])
+            .unwrap();
+        assert_eq!(database.attestations("hello").unwrap(), vec![record("c")]);
+        database
+            .apply(&Change {
+                removals: vec![PackageRemoval {
+                    name: "hello".into(),
+                    keep_conffiles: vec![],
+                }],
+                installs: vec![],
+            })
+            .unwrap();
+        assert_eq!(database.attestations("hello").unwrap(), vec![]);
     }
 
     #[test]

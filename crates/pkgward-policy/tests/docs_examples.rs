@@ -24,8 +24,17 @@ fn documented_examples_load() {
     let blocks = toml_blocks();
     assert_eq!(blocks.len(), 3, "admin policy, grants file, default");
     let input = PolicyInput {
-        policy_files: vec![SourceFile { name: "docs/policy.toml", text: &blocks[0] }],
-        grants_files: vec![("debian".into(), SourceFile { name: "docs/grants.toml", text: &blocks[1] })],
+        policy_files: vec![SourceFile {
+            name: "docs/policy.toml",
+            text: &blocks[0],
+        }],
+        grants_files: vec![(
+            "debian".into(),
+            SourceFile {
+                name: "docs/grants.toml",
+                text: &blocks[1],
+            },
+        )],
     };
     let policy = load(&input).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(policy.repos.len(), 2);

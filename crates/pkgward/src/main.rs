@@ -7,6 +7,7 @@
 //! - 2: usage error (bad flags), as clap reports it
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod attestation_gate;
 mod commands;
 mod render;
 

@@ -171,7 +171,7 @@ fn keygen_keys_are_readable_by_openssl() {
         .arg("version")
         .output()
     else {
-        eprintln!("SKIP keygen_keys_are_readable_by_openssl: `openssl` is not installed");
+        eprintln!("SKIPPED keygen_keys_are_readable_by_openssl: `openssl` is not installed");
         return;
     };
     assert!(probe.status.success());

@@ -1106,3 +1106,55 @@ fn an_installer_waits_for_the_lock_only_as_long_as_told_threats_74() {
         assert!(output.status.success(), "{}", text(&output));
     }
 }
+
+/// `install` reads the administrator policy from the root it installs into
+/// (`etc/pkgward/policy.toml`, then `policy.d/*.toml`), like `verify`: a
+/// deny override there refuses the package and the refusal cites that file.
+#[test]
+fn install_obeys_the_roots_own_policy_files() {
+    require_root!();
+    let root = tempfile::tempdir().unwrap();
+    let root_path = root_string(root.path());
+    std::fs::create_dir_all(root.path().join("etc/pkgward/policy.d")).unwrap();
+    std::fs::write(
+        root.path().join("etc/pkgward/policy.toml"),
+        "[[repo]]\nname = \"local\"\nceiling = { paths = [\"/**\"], scripts = \"sandboxed\" }\n\n\
+         [[grant]]\nrepo = \"local\"\npackage = \"*\"\npaths = [\"/**\"]\nscripts = \"sandboxed\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.path().join("etc/pkgward/policy.d/50-no-bin.toml"),
+        "[[override]]\npackage = \"pkgward-hello\"\ndeny = { paths = [\"/usr/bin/**\"] }\n",
+    )
+    .unwrap();
+    let before = manifest(root.path());
+    let hello = examples().join("pkgward-hello_1.0-1_all.deb");
+    let data = examples().join("pkgward-greeting-data_2.3-1_all.deb");
+    let output = pkgward(&[
+        "install",
+        "--root",
+        &root_path,
+        hello.to_str().unwrap(),
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("place `/usr/bin/pkgward-hello` denied by")
+            && stderr.contains("50-no-bin.toml"),
+        "{stderr}"
+    );
+    assert_eq!(manifest(root.path()), before);
+
+    // Without the drop-in, the root's main policy file admits both.
+    std::fs::remove_file(root.path().join("etc/pkgward/policy.d/50-no-bin.toml")).unwrap();
+    let output = pkgward(&[
+        "install",
+        "--root",
+        &root_path,
+        hello.to_str().unwrap(),
+        data.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(root.path().join("usr/bin/pkgward-hello").exists());
+}

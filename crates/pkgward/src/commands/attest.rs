@@ -79,14 +79,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         )),
         None => None,
     };
-    let policy_text = policy
-        .as_ref()
-        .map_or(pkgward_policy::parse::EMBEDDED_DEFAULT, |(_, text)| {
-            text.as_str()
-        });
-    let policy_sha256 = pkgward_attest::policy_digest(
-        policy_text.as_bytes(),
-        grants.as_ref().map(|(_, text)| text.as_bytes()),
+    let policy_sha256 = configured_policy_digest(
+        policy.as_ref().map(|(_, text)| text.as_str()),
+        grants.as_ref().map(|(_, text)| text.as_str()),
     );
     let assessment = assess(args, policy.as_ref(), grants.as_ref())?;
 
@@ -148,31 +143,7 @@ fn assess(
     policy: Option<&(String, String)>,
     grants: Option<&(String, String)>,
 ) -> anyhow::Result<Assessment> {
-    let mut declarations = Vec::new();
-    let package = pkgward_package::deb::for_each_data_entry(
-        &args.package,
-        &pkgward_package::model::Limits::default(),
-        |entry, reader| -> anyhow::Result<()> {
-            if entry.kind == EntryKind::File && is_declaration_path(&entry.path) {
-                let mut bytes = Vec::new();
-                reader
-                    .take(MAX_DECLARATION_BYTES + 1)
-                    .read_to_end(&mut bytes)?;
-                if bytes.len() as u64 > MAX_DECLARATION_BYTES {
-                    anyhow::bail!(
-                        "declaration `{}` is larger than {MAX_DECLARATION_BYTES} bytes",
-                        entry.path
-                    );
-                }
-                declarations.push(DeclarationFile {
-                    path: entry.path.clone(),
-                    bytes,
-                });
-            }
-            Ok(())
-        },
-    )
-    .with_context(|| format!("cannot read package `{}`", args.package.display()))?;
+    let (package, declarations) = read_with_declarations(&args.package)?;
 
     let input = PolicyInput {
         policy_files: policy
@@ -208,6 +179,49 @@ fn assess(
         },
         denials,
     })
+}
+
+/// The policy digest an attestation names and the installer compares
+/// (`predicate.policy.digest.sha256`): of the policy text given, or of the
+/// embedded default policy when there is none, framed with the grants text
+/// when there is one (`pkgward_attest::policy_digest`).
+pub(crate) fn configured_policy_digest(policy: Option<&str>, grants: Option<&str>) -> String {
+    let policy_text = policy.unwrap_or(pkgward_policy::parse::EMBEDDED_DEFAULT);
+    pkgward_attest::policy_digest(policy_text.as_bytes(), grants.map(str::as_bytes))
+}
+
+/// Read a package with the `.deb` reader (which hashes it) and keep the
+/// declarations (sysusers and unit files) the footprint is computed from.
+/// Nothing from the package is executed.
+pub(crate) fn read_with_declarations(
+    package_path: &Path,
+) -> anyhow::Result<(pkgward_package::model::Package, Vec<DeclarationFile>)> {
+    let mut declarations = Vec::new();
+    let package = pkgward_package::deb::for_each_data_entry(
+        package_path,
+        &pkgward_package::model::Limits::default(),
+        |entry, reader| -> anyhow::Result<()> {
+            if entry.kind == EntryKind::File && is_declaration_path(&entry.path) {
+                let mut bytes = Vec::new();
+                reader
+                    .take(MAX_DECLARATION_BYTES + 1)
+                    .read_to_end(&mut bytes)?;
+                if bytes.len() as u64 > MAX_DECLARATION_BYTES {
+                    anyhow::bail!(
+                        "declaration `{}` is larger than {MAX_DECLARATION_BYTES} bytes",
+                        entry.path
+                    );
+                }
+                declarations.push(DeclarationFile {
+                    path: entry.path.clone(),
+                    bytes,
+                });
+            }
+            Ok(())
+        },
+    )
+    .with_context(|| format!("cannot read package `{}`", package_path.display()))?;
+    Ok((package, declarations))
 }
 
 /// Stream the file through sha256.

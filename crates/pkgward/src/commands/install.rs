@@ -40,6 +40,10 @@ pub struct Args {
     /// Repository grants file.
     #[arg(long, value_name = "FILE")]
     pub grants: Option<PathBuf>,
+    /// Read attestations from DIR instead of `PKG.att/` next to each package
+    /// (for repos whose policy has a `verifiers` rule).
+    #[arg(long, value_name = "DIR")]
+    pub attestations: Option<PathBuf>,
     /// Print the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -189,34 +193,16 @@ impl Judge for PolicyJudge<'_> {
     }
 }
 
-/// Loads `--policy`/`--grants` (or the embedded default) and compiles it.
-fn compile_policy(args: &Args) -> anyhow::Result<pkgward_policy::CompiledPolicy> {
-    let read = |path: &PathBuf| {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))
-    };
-    let policy_text = args.policy.as_ref().map(read).transpose()?;
-    let grants_text = args.grants.as_ref().map(read).transpose()?;
-    let policy_name = args.policy.as_ref().map(|path| path.display().to_string());
-    let grants_name = args.grants.as_ref().map(|path| path.display().to_string());
-    let mut input = pkgward_policy::PolicyInput::default();
-    if let (Some(name), Some(text)) = (&policy_name, &policy_text) {
-        input
-            .policy_files
-            .push(pkgward_policy::SourceFile { name, text });
+/// Where install's policy comes from: `--policy`/`--grants`, else the
+/// root's `etc/pkgward/policy.toml` and `policy.d/*.toml`, else the embedded
+/// default — the same rule as `verify`, `explain` and `audit`.
+fn policy_source(args: &Args) -> crate::commands::policy::PolicySource {
+    crate::commands::policy::PolicySource {
+        policy: args.policy.iter().cloned().collect(),
+        grants: args.grants.clone(),
+        repo: args.repo.clone(),
+        root: args.root.root.clone(),
     }
-    if let (Some(name), Some(text)) = (&grants_name, &grants_text) {
-        input
-            .grants_files
-            .push((args.repo.clone(), pkgward_policy::SourceFile { name, text }));
-    }
-    let policy = pkgward_policy::load(&input).map_err(|errors| anyhow::anyhow!("{errors}"))?;
-    // usrmerge aliases on top of the root's real resolution: a guarded
-    // `/usr/lib/security` is also guarded when reached as `/lib/security`
-    // in a root without the links (THREATS 25).
-    Ok(pkgward_policy::CompiledPolicy::new(
-        policy,
-        pkgward_policy::AliasTable::usrmerge(),
-    ))
 }
 
 /// Streams the `.deb` files of a plan into the engine.
@@ -297,7 +283,10 @@ impl pkgward_engine::ContentSource for DebContent<'_> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let compiled = compile_policy(args)?;
+    let source = policy_source(args);
+    // Read once: the same bytes are compiled and digested for attestations.
+    let policy_files = source.read_files()?;
+    let compiled = source.compile_files(&policy_files)?;
     let root = open_root(&args.root)?;
     let limits = Limits::default();
     let progress = super::progress::Progress::new(args.json);
@@ -306,6 +295,21 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         read_packages(&args.packages, &progress)?
             .into_iter()
             .unzip();
+    // Before the database or lock is created: a refusal changes nothing.
+    let admitted = crate::attestation_gate::check(
+        &crate::attestation_gate::GateInput::new(args, policy_files.digest()),
+        &compiled,
+        &packages,
+    )?;
+    // A root pkgward never wrote to has no state directory yet: judge the
+    // plan before creating one, so a refusal leaves such a root
+    // byte-identical too (THREATS "reject"), not just free of database rows.
+    if !args.dry_run && pkgward_engine::open_database(&root, false)?.is_none() {
+        let plan = make_plan(&root, None, &packages, &declarations, &compiled, args)?;
+        if plan.is_refused() {
+            return refuse(&plan, args.json);
+        }
+    }
     // Writers lock before reading the installed state, so the plan cannot go stale.
     let mut database = if args.dry_run {
         pkgward_engine::open_database(&root, false)?
@@ -323,53 +327,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             super::recover::print_report(&report);
         }
     }
-    let conffiles: Vec<String> = packages
-        .iter()
-        .flat_map(|package| package.conffiles.iter().cloned())
-        .collect();
-    let snapshot = pkgward_engine::snapshot::snapshot(
+    let plan = make_plan(
         &root,
         database.as_ref().map(|database| &database.database),
-        &conffiles,
+        &packages,
+        &declarations,
+        &compiled,
+        args,
     )?;
-    let requests: Vec<Request<'_>> = packages
-        .iter()
-        .map(|package| Request {
-            package,
-            repo: args.repo.clone(),
-            resolved: package
-                .entries
-                .iter()
-                .map(|entry| {
-                    root.canonical_path(&entry.path, entry.kind == EntryKind::Dir)
-                        .map_err(|error| error.to_string())
-                })
-                .collect(),
-        })
-        .collect();
-    // Installed packages and their directories make delegations effective.
-    let mut installed = Vec::new();
-    if let Some(database) = database.as_ref() {
-        for record in database.database.packages()? {
-            installed.push(pkgward_policy::InstalledOwner {
-                directories: database
-                    .database
-                    .dirs(&record.name)?
-                    .into_iter()
-                    .map(|directory| directory.path)
-                    .collect(),
-                package: record.name,
-                repo: record.repo,
-            });
-        }
-    }
-    let judge = PolicyJudge {
-        compiled: &compiled,
-        installed,
-        rules: std::cell::RefCell::new(std::collections::HashMap::new()),
-    };
-    let mut plan = pkgward_plan::planner::plan_install(&snapshot, &requests, &judge);
-    record_footprints(&mut plan, &packages, &declarations, &compiled)?;
     let mut held = false;
     if let Some(database) = database.as_ref() {
         if !plan.is_refused() {
@@ -393,10 +358,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             &mut database.database,
             &plan,
             &content,
-            args.dry_run,
-            args.json,
-            args.sync.durability(),
+            Output {
+                dry_run: args.dry_run,
+                json: args.json,
+                durability: args.sync.durability(),
+            },
         )?;
+        if !args.dry_run {
+            admitted.record(&mut database.database)?;
+        }
         // A dry run whose upgrade would be held says so in its exit status.
         return Ok(if held { ExitCode::from(1) } else { code });
     }
@@ -407,6 +377,62 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Judges the requested packages against the installed state (none for a
+/// root pkgward never wrote to) and the compiled policy: the whole plan,
+/// with each package's footprint recorded for the database.
+fn make_plan(
+    root: &Root,
+    database: Option<&pkgward_db::Database>,
+    packages: &[Package],
+    declarations: &[Vec<DeclarationFile>],
+    compiled: &pkgward_policy::CompiledPolicy,
+    args: &Args,
+) -> anyhow::Result<Plan> {
+    let conffiles: Vec<String> = packages
+        .iter()
+        .flat_map(|package| package.conffiles.iter().cloned())
+        .collect();
+    let snapshot = pkgward_engine::snapshot::snapshot(root, database, &conffiles)?;
+    let requests: Vec<Request<'_>> = packages
+        .iter()
+        .map(|package| Request {
+            package,
+            repo: args.repo.clone(),
+            resolved: package
+                .entries
+                .iter()
+                .map(|entry| {
+                    root.canonical_path(&entry.path, entry.kind == EntryKind::Dir)
+                        .map_err(|error| error.to_string())
+                })
+                .collect(),
+        })
+        .collect();
+    // Installed packages and their directories make delegations effective.
+    let mut installed = Vec::new();
+    if let Some(database) = database {
+        for record in database.packages()? {
+            installed.push(pkgward_policy::InstalledOwner {
+                directories: database
+                    .dirs(&record.name)?
+                    .into_iter()
+                    .map(|directory| directory.path)
+                    .collect(),
+                package: record.name,
+                repo: record.repo,
+            });
+        }
+    }
+    let judge = PolicyJudge {
+        compiled,
+        installed,
+        rules: std::cell::RefCell::new(std::collections::HashMap::new()),
+    };
+    let mut plan = pkgward_plan::planner::plan_install(&snapshot, &requests, &judge);
+    record_footprints(&mut plan, packages, declarations, compiled)?;
+    Ok(plan)
 }
 
 /// One package with its declaration files, or why it could not be read.
@@ -531,7 +557,7 @@ fn hold_capability_growth(
         return Ok(!held.is_empty());
     }
     Err(anyhow::Error::new(crate::render::Hint(format!(
-        "review the list; to allow growth for this repo set `capability-growth = \"allow\"` in its `[[repo]]` table (name = \"{}\") of the `--policy` file; nothing was changed",
+        "review the list; to allow growth for this repo set `capability-growth = \"allow\"` in its `[[repo]]` table (name = \"{}\") of the administrator policy (`--policy`, or the root's `etc/pkgward/policy.toml`); nothing was changed",
         args.repo
     )))
     .context(format!("capability growth held by repo `{}`:\n{}", args.repo, held.join("\n")))
@@ -550,16 +576,52 @@ fn print_plan(plan: &Plan, json: bool) -> anyhow::Result<()> {
 /// Prints (dry run) or applies `plan`; a refused plan is an error listing every problem.
 // The shared tail of `install` and `remove`: each flag is one of their arguments.
 #[allow(clippy::too_many_arguments)]
+/// Reports a refused plan: every problem, and that nothing was changed.
+fn refuse(plan: &Plan, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        print_plan(plan, true)?;
+    }
+    let list: String = plan
+        .problems
+        .iter()
+        .fold(String::new(), |mut list, problem| {
+            use std::fmt::Write;
+            let _ = write!(list, "\n  - {problem}");
+            list
+        });
+    Err(anyhow::Error::new(crate::render::Hint(
+        "`--dry-run` prints the whole plan; nothing was changed".to_owned(),
+    ))
+    .context(format!(
+        "{} problem{}:{list}",
+        plan.problems.len(),
+        if plan.problems.len() == 1 { "" } else { "s" }
+    ))
+    .context("refused"))
+}
+
+/// How a plan is carried out: printed only (`--dry-run`), in which format,
+/// and how writes are made durable.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Output {
+    pub dry_run: bool,
+    pub json: bool,
+    pub durability: pkgward_engine::Durability,
+}
+
 pub(crate) fn finish_plan(
     root: &Root,
     lock: Option<&RootLock>,
     database: &mut pkgward_db::Database,
     plan: &Plan,
     content: &dyn pkgward_engine::ContentSource,
-    dry_run: bool,
-    json: bool,
-    durability: pkgward_engine::Durability,
+    output: Output,
 ) -> anyhow::Result<ExitCode> {
+    let Output {
+        dry_run,
+        json,
+        durability,
+    } = output;
     if dry_run {
         print_plan(plan, json)?;
         return Ok(if plan.is_refused() {
@@ -569,26 +631,7 @@ pub(crate) fn finish_plan(
         });
     }
     if plan.is_refused() {
-        if json {
-            print_plan(plan, true)?;
-        }
-        let list: String = plan
-            .problems
-            .iter()
-            .fold(String::new(), |mut list, problem| {
-                use std::fmt::Write;
-                let _ = write!(list, "\n  - {problem}");
-                list
-            });
-        return Err(anyhow::Error::new(crate::render::Hint(
-            "`--dry-run` prints the whole plan; nothing was changed".to_owned(),
-        ))
-        .context(format!(
-            "{} problem{}:{list}",
-            plan.problems.len(),
-            if plan.problems.len() == 1 { "" } else { "s" }
-        ))
-        .context("refused"));
+        return refuse(plan, json);
     }
     let lock = lock.expect("a lock is held for a real run");
     let now = std::time::SystemTime::now()

@@ -44,6 +44,19 @@ pub struct PolicyFiles {
     pub grants: Option<(String, String)>,
 }
 
+impl PolicyFiles {
+    /// The digest attestations name: the policy files' texts in load order
+    /// (the embedded default when there are none) and the grants file, as
+    /// `pkgward attest` computes it for its one `--policy` file.
+    pub fn digest(&self) -> String {
+        let policy: String = self.policy.iter().map(|(_, text)| text.as_str()).collect();
+        crate::commands::attest::configured_policy_digest(
+            (!self.policy.is_empty()).then_some(policy.as_str()),
+            self.grants.as_ref().map(|(_, text)| text.as_str()),
+        )
+    }
+}
+
 impl PolicySource {
     pub fn read_files(&self) -> anyhow::Result<PolicyFiles> {
         let mut files = PolicyFiles::default();
@@ -82,7 +95,13 @@ impl PolicySource {
 
     /// Read, parse, validate and compile the policy.
     pub fn compile(&self) -> anyhow::Result<CompiledPolicy> {
-        let files = self.read_files()?;
+        self.compile_files(&self.read_files()?)
+    }
+
+    /// Parse, validate and compile policy files already read with
+    /// [`PolicySource::read_files`], so a caller that also digests them
+    /// (the attestation gate) judges and digests the same bytes.
+    pub fn compile_files(&self, files: &PolicyFiles) -> anyhow::Result<CompiledPolicy> {
         let input = PolicyInput {
             policy_files: files
                 .policy

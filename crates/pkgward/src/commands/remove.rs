@@ -50,8 +50,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         &mut database.database,
         &plan,
         &super::install::NoContent,
-        args.dry_run,
-        args.json,
-        pkgward_engine::Durability::FsyncEachFile,
+        super::install::Output {
+            dry_run: args.dry_run,
+            json: args.json,
+            durability: pkgward_engine::Durability::FsyncEachFile,
+        },
     )
 }
