@@ -14,12 +14,13 @@
 //!   new service or run-as user or privilege note, and a new maintainer
 //!   script are growth. The `source` of a declaration (which file declared
 //!   it) is left out of the comparison: moving a declaration is not growth.
-//! - `paths`: footprint paths are exact paths or `DIR/**`. A new one is
-//!   covered when the old list has it, or has `D/**` with the new path (or
-//!   the new pattern's directory) at or below `D`.
 //!
-//! Names, versions, digests, twins and rejected paths are not capabilities
-//! and are ignored.
+//! Plain (non-guarded) `paths` are not growth: the repo's grants already
+//! bound where a package may place files, and counting every new file in
+//! `/usr/bin` would hold ordinary upgrades under the default `hold` rule.
+//! Growth is about what changes trust: auto-execution and privilege
+//! locations, setuid, accounts, services and scripts. Names, versions,
+//! digests, twins and rejected paths are not capabilities either.
 
 use serde_json::Value;
 
@@ -34,17 +35,6 @@ pub fn growth(old: &Value, new: &Value) -> Vec<String> {
             .cloned()
             .unwrap_or_default()
     };
-    for path in list(new, "paths") {
-        let Some(path) = path.as_str() else { continue };
-        let old_paths = list(old, "paths");
-        if !old_paths
-            .iter()
-            .filter_map(Value::as_str)
-            .any(|old_path| path_covers(old_path, path))
-        {
-            grown.push(format!("path `{path}`"));
-        }
-    }
     let old_guarded = list(old, "guarded");
     for guarded in list(new, "guarded") {
         let id = guarded.get("id").and_then(Value::as_str).unwrap_or("?");
@@ -114,23 +104,6 @@ fn without_source(element: &Value) -> Value {
     element
 }
 
-/// Whether the footprint path pattern `old` (exact or `DIR/**`) covers
-/// `new` (exact or `DIR/**`).
-fn path_covers(old: &str, new: &str) -> bool {
-    if old == new {
-        return true;
-    }
-    let Some(directory) = old.strip_suffix("/**") else {
-        return false;
-    };
-    let new_base = new.strip_suffix("/**").unwrap_or(new);
-    new_base == directory
-        || new_base
-            .strip_prefix(directory)
-            .is_some_and(|rest| rest.starts_with('/'))
-        || directory.is_empty()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,8 +156,6 @@ mod tests {
         assert_eq!(
             growth(&old, &new),
             vec![
-                "path `/usr/bin/bar`",
-                "path `/usr/share/foobar/**`",
                 "guarded location `cron` (autoexec): path `/etc/cron.d/bar`",
                 "guarded location `sudoers` (privilege)",
                 "setuid `/usr/bin/foo` (4755)",
