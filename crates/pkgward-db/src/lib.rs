@@ -326,6 +326,21 @@ impl Database {
         }
     }
 
+    /// Runs a query with one text parameter and maps every row: the shape of
+    /// the per-package and per-path listings below.
+    fn rows_for<T>(
+        &self,
+        sql: &str,
+        parameter: &str,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, DatabaseError> {
+        let mut statement = self.connection.prepare(sql).map_err(self.query_error())?;
+        let rows = statement
+            .query_map([parameter], map)
+            .map_err(self.query_error())?;
+        rows.collect::<Result<_, _>>().map_err(self.query_error())
+    }
+
     fn migrate(&mut self) -> Result<(), DatabaseError> {
         let path = self.path.clone();
         let error = |source| DatabaseError::Query {
@@ -501,65 +516,50 @@ impl Database {
 
     /// The directories the package `name` ships, sorted by path.
     pub fn dirs(&self, name: &str) -> Result<Vec<DirRecord>, DatabaseError> {
-        let mut statement = self
-            .connection
-            .prepare(
-                "SELECT d.path, d.mode, d.owner, d.grp
+        self.rows_for(
+            "SELECT d.path, d.mode, d.owner, d.grp
                  FROM dirs d JOIN dir_owners o ON o.path = d.path
                  JOIN packages p ON p.id = o.package_id
                  WHERE p.name = ?1 ORDER BY d.path",
-            )
-            .map_err(self.query_error())?;
-        let rows = statement
-            .query_map([name], |row| {
+            name,
+            |row| {
                 Ok(DirRecord {
                     path: row.get(0)?,
                     mode: row.get(1)?,
                     owner: row.get(2)?,
                     group: row.get(3)?,
                 })
-            })
-            .map_err(self.query_error())?;
-        rows.collect::<Result<_, _>>().map_err(self.query_error())
+            },
+        )
     }
 
     /// The packages owning `path` (canonical): the one owner of a file, or all
     /// the owners of a directory, sorted by name.
     pub fn owners(&self, path: &str) -> Result<Vec<String>, DatabaseError> {
-        let mut statement = self
-            .connection
-            .prepare(
-                "SELECT p.name FROM files f JOIN packages p ON p.id = f.package_id WHERE f.path = ?1
+        self.rows_for(
+            "SELECT p.name FROM files f JOIN packages p ON p.id = f.package_id WHERE f.path = ?1
                  UNION
                  SELECT p.name FROM dir_owners o JOIN packages p ON p.id = o.package_id WHERE o.path = ?1
                  ORDER BY 1",
-            )
-            .map_err(self.query_error())?;
-        let rows = statement
-            .query_map([path], |row| row.get::<_, String>(0))
-            .map_err(self.query_error())?;
-        rows.collect::<Result<_, _>>().map_err(self.query_error())
+            path,
+            |row| row.get::<_, String>(0),
+        )
     }
 
     /// The decisions recorded for the package `name`.
     pub fn decisions(&self, name: &str) -> Result<Vec<DecisionRecord>, DatabaseError> {
-        let mut statement = self
-            .connection
-            .prepare(
-                "SELECT d.item, d.verdict, d.provenance FROM decisions d
+        self.rows_for(
+            "SELECT d.item, d.verdict, d.provenance FROM decisions d
                  JOIN packages p ON p.id = d.package_id WHERE p.name = ?1 ORDER BY d.rowid",
-            )
-            .map_err(self.query_error())?;
-        let rows = statement
-            .query_map([name], |row| {
+            name,
+            |row| {
                 Ok(DecisionRecord {
                     item: row.get(0)?,
                     verdict: row.get(1)?,
                     provenance: row.get(2)?,
                 })
-            })
-            .map_err(self.query_error())?;
-        rows.collect::<Result<_, _>>().map_err(self.query_error())
+            },
+        )
     }
 
     /// The footprint JSON recorded for the package `name`.
@@ -633,23 +633,18 @@ impl Database {
 
     /// The attestations recorded for the package `name`, in insertion order.
     pub fn attestations(&self, name: &str) -> Result<Vec<AttestationRecord>, DatabaseError> {
-        let mut statement = self
-            .connection
-            .prepare(
-                "SELECT a.key_id, a.envelope, a.verified_at FROM attestations a
+        self.rows_for(
+            "SELECT a.key_id, a.envelope, a.verified_at FROM attestations a
                  JOIN packages p ON p.id = a.package_id WHERE p.name = ?1 ORDER BY a.id",
-            )
-            .map_err(self.query_error())?;
-        let rows = statement
-            .query_map([name], |row| {
+            name,
+            |row| {
                 Ok(AttestationRecord {
                     key_id: row.get(0)?,
                     envelope: row.get(1)?,
                     verified_at: row.get(2)?,
                 })
-            })
-            .map_err(self.query_error())?;
-        rows.collect::<Result<_, _>>().map_err(self.query_error())
+            },
+        )
     }
 
     /// Applies `change` in one SQLite transaction. Idempotent.
