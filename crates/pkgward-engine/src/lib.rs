@@ -14,6 +14,7 @@ pub mod digest;
 pub mod failpoint;
 pub mod journal;
 pub mod lock;
+pub mod maintainer_scripts;
 pub mod root;
 pub mod snapshot;
 pub mod transaction;

@@ -819,6 +819,18 @@ fn database_change(plan: &Plan, now: i64) -> Change {
                 })
                 .collect(),
             footprint: package.footprint.as_ref().map(ToString::to_string),
+            scripts: package
+                .scripts
+                .iter()
+                .map(|script| pkgward_db::ScriptRecord {
+                    name: script.name.clone(),
+                    interpreter: script.interpreter.clone(),
+                    classification: script.classification.clone(),
+                    run: script.run,
+                    content: script.content.clone(),
+                    writable_paths: package.script_writable_paths.clone(),
+                })
+                .collect(),
         })
         .collect();
     Change { removals, installs }

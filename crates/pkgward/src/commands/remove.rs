@@ -44,7 +44,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let snapshot = pkgward_engine::snapshot::snapshot(&root, Some(&database.database), &[])?;
     let plan = pkgward_plan::planner::plan_removal(&snapshot, &args.packages, args.purge);
-    finish_plan(
+    // dpkg's order: prerm before the files go, postrm after.
+    let scripts = if args.dry_run || plan.is_refused() {
+        Vec::new()
+    } else {
+        let scripts = super::script_phases::removal_scripts(&database.database, &plan)?;
+        super::script_phases::run_prerms(&root, &mut database.database, &scripts)?;
+        scripts
+    };
+    let code = finish_plan(
         &root,
         lock.as_ref(),
         &mut database.database,
@@ -55,5 +63,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             json: args.json,
             durability: pkgward_engine::Durability::FsyncEachFile,
         },
-    )
+    )?;
+    super::script_phases::run_postrms(&root, &mut database.database, &scripts)?;
+    Ok(code)
 }
