@@ -290,7 +290,7 @@ fn postinst_residues_of_corpus_packages_succeed_or_fail_cleanly() {
             let last_output = stderr
                 .lines()
                 .filter(|line| !line.starts_with("hint:") && !line.starts_with("notice:"))
-                .last()
+                .next_back()
                 .unwrap_or_default()
                 .to_owned();
             report.push(format!(

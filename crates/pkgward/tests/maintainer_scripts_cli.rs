@@ -302,6 +302,12 @@ fn a_residue_writing_etc_passwd_fails_cleanly_and_leaves_the_package_half_config
     let record = scripts_json(root.path(), "bad");
     assert_eq!(record["configured"], false);
     assert_ne!(record["runs"][0]["exit_code"], 0);
+    let list = pkgward(&["list", "--root", root_path]);
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains("bad\t1.0\tall\tlocal\thalf-configured"),
+        "{}",
+        text(&list)
+    );
     let human = pkgward(&["scripts", "--root", root_path, "bad"]);
     assert!(
         String::from_utf8_lossy(&human.stdout).starts_with("bad: half-configured"),
