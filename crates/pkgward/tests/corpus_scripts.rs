@@ -289,8 +289,7 @@ fn postinst_residues_of_corpus_packages_succeed_or_fail_cleanly() {
             let first_line = stderr.lines().next().unwrap_or_default().to_owned();
             let last_output = stderr
                 .lines()
-                .filter(|line| !line.starts_with("hint:") && !line.starts_with("notice:"))
-                .next_back()
+                .rfind(|line| !line.starts_with("hint:") && !line.starts_with("notice:"))
                 .unwrap_or_default()
                 .to_owned();
             report.push(format!(
