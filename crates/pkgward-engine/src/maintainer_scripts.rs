@@ -240,6 +240,22 @@ pub enum ScriptError {
     Engine(#[from] EngineError),
 }
 
+/// The database record of a planned script (recorded at commit; also what a
+/// run before the package is recorded is given).
+pub fn script_record(
+    script: &pkgward_plan::PlannedScript,
+    writable_paths: &[String],
+) -> ScriptRecord {
+    ScriptRecord {
+        name: script.name.clone(),
+        interpreter: script.interpreter.clone(),
+        classification: script.classification.clone(),
+        run: script.run,
+        content: script.content.clone(),
+        writable_paths: writable_paths.to_vec(),
+    }
+}
+
 /// One script to run: its owner, record and writable paths.
 #[derive(Debug, Clone)]
 pub struct ScriptJob<'a> {
@@ -560,14 +576,7 @@ pub fn configure(
             report.not_attempted.push(package.name.clone());
             continue;
         }
-        let record = ScriptRecord {
-            name: postinst.name.clone(),
-            interpreter: postinst.interpreter.clone(),
-            classification: postinst.classification.clone(),
-            run: true,
-            content: postinst.content.clone(),
-            writable_paths: package.script_writable_paths.clone(),
-        };
+        let record = script_record(postinst, &package.script_writable_paths);
         let job = ScriptJob {
             owner: ScriptOwner {
                 name: package.name.clone(),

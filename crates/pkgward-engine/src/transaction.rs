@@ -822,13 +822,8 @@ fn database_change(plan: &Plan, now: i64) -> Change {
             scripts: package
                 .scripts
                 .iter()
-                .map(|script| pkgward_db::ScriptRecord {
-                    name: script.name.clone(),
-                    interpreter: script.interpreter.clone(),
-                    classification: script.classification.clone(),
-                    run: script.run,
-                    content: script.content.clone(),
-                    writable_paths: package.script_writable_paths.clone(),
+                .map(|script| {
+                    crate::maintainer_scripts::script_record(script, &package.script_writable_paths)
                 })
                 .collect(),
         })

@@ -179,6 +179,40 @@ fn scripts_json(root: &Path, package: &str) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+/// A root with a shell and the output of installing one package into it.
+struct Installed {
+    root: tempfile::TempDir,
+    _debs: tempfile::TempDir,
+    output: Output,
+}
+
+impl Installed {
+    fn root_path(&self) -> &str {
+        self.root.path().to_str().unwrap()
+    }
+}
+
+/// `None` (after saying why) when these tests cannot run here.
+fn install_one(name: &str, files: &[(&str, &str)], scripts: &[(&str, &str)]) -> Option<Installed> {
+    if !can_run() {
+        return None;
+    }
+    let root = root_with_shell();
+    let debs = tempfile::tempdir().unwrap();
+    let deb = build(debs.path(), name, files, scripts);
+    let output = pkgward(&[
+        "install",
+        "--root",
+        root.path().to_str().unwrap(),
+        deb.to_str().unwrap(),
+    ]);
+    Some(Installed {
+        root,
+        _debs: debs,
+        output,
+    })
+}
+
 /// `sh -c` keeps a write out of the classifier's reach: it is residue and runs.
 const GRANTED_WRITE: &str = r#"#!/bin/sh
 set -e
@@ -268,23 +302,18 @@ fn a_residue_writes_inside_its_granted_directory_and_nowhere_else() {
 
 #[test]
 fn a_residue_writing_etc_passwd_fails_cleanly_and_leaves_the_package_half_configured() {
-    if !can_run() {
-        return;
-    }
-    let root = root_with_shell();
-    let debs = tempfile::tempdir().unwrap();
-    let deb = build(
-        debs.path(),
+    let Some(installed) = install_one(
         "bad",
         &[("/usr/share/bad/data", "data\n")],
         &[(
             "postinst",
             "#!/bin/sh\nset -e\necho about to write\nsh -c 'echo evil:x:0:0::/:/bin/sh >> /etc/passwd'\necho not reached\n",
         )],
-    );
-    let root_path = root.path().to_str().unwrap();
-    let output = pkgward(&["install", "--root", root_path, deb.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    ) else {
+        return;
+    };
+    let (root, root_path, output) = (&installed.root, installed.root_path(), &installed.output);
+    assert_eq!(output.status.code(), Some(1), "{}", text(output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("`postinst` of `bad` failed in the sandbox: exited with code"),
@@ -318,23 +347,18 @@ fn a_residue_writing_etc_passwd_fails_cleanly_and_leaves_the_package_half_config
 
 #[test]
 fn shimmed_service_requests_are_recorded_not_run_and_policy_rc_d_denies() {
-    if !can_run() {
-        return;
-    }
-    let root = root_with_shell();
-    let debs = tempfile::tempdir().unwrap();
-    let deb = build(
-        debs.path(),
+    let Some(installed) = install_one(
         "svc",
         &[("/usr/share/svc/data", "data\n")],
         &[(
             "postinst",
             "#!/bin/sh\nset -e\nsh -c 'systemctl start svc.service'\ninvoke-rc.d svc restart\nsh -c 'adduser --system svc'\nif systemctl is-enabled svc.service; then echo enabled; else echo not-enabled; fi\nset +e\n/usr/sbin/policy-rc.d svc start\necho policy-rc.d=$?\n",
         )],
-    );
-    let root_path = root.path().to_str().unwrap();
-    let output = pkgward(&["install", "--root", root_path, deb.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", text(&output));
+    ) else {
+        return;
+    };
+    let (root, output) = (&installed.root, &installed.output);
+    assert!(output.status.success(), "{}", text(output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("asked `systemctl start svc.service`: recorded, not run"),

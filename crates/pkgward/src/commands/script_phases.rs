@@ -139,14 +139,7 @@ pub(crate) fn run_preinsts(
         else {
             continue;
         };
-        let record = ScriptRecord {
-            name: preinst.name.clone(),
-            interpreter: preinst.interpreter.clone(),
-            classification: preinst.classification.clone(),
-            run: true,
-            content: preinst.content.clone(),
-            writable_paths: package.script_writable_paths.clone(),
-        };
+        let record = maintainer_scripts::script_record(preinst, &package.script_writable_paths);
         let action = match &package.previous_version {
             Some(old_version) => Action::PreinstUpgrade {
                 old_version: old_version.clone(),
