@@ -147,6 +147,17 @@ pub struct ScriptOwner {
     pub architecture: String,
 }
 
+impl ScriptOwner {
+    /// The owner of a planned package's scripts.
+    pub fn of(package: &PackagePlan) -> ScriptOwner {
+        ScriptOwner {
+            name: package.name.clone(),
+            version: package.version.clone(),
+            architecture: package.architecture.clone(),
+        }
+    }
+}
+
 /// The environment dpkg gives maintainer scripts (dpkg(1), ENVIRONMENT),
 /// on top of the sandbox's allow-listed defaults, with the shims first on
 /// `PATH`. `DPKG_ROOT` is empty: inside the sandbox the root is `/`.
@@ -256,13 +267,13 @@ pub fn script_record(
     }
 }
 
-/// One script to run: its owner, record and writable paths.
+/// One script to run: its owner, its record (with the writable paths) and
+/// the dpkg action.
 #[derive(Debug, Clone)]
 pub struct ScriptJob<'a> {
     pub owner: ScriptOwner,
     pub script: &'a ScriptRecord,
     pub action: Action,
-    pub writable_paths: &'a [String],
 }
 
 impl ScriptRunner<'_> {
@@ -313,7 +324,7 @@ impl ScriptRunner<'_> {
             },
         ];
         let mut unavailable = Vec::new();
-        for path in job.writable_paths {
+        for path in &job.script.writable_paths {
             if let Some(beneath_run) = path.strip_prefix("/run/") {
                 // `/run` is the sandbox's private tmpfs: the package's run
                 // directory is a fresh private one, gone after the run.
@@ -578,16 +589,11 @@ pub fn configure(
         }
         let record = script_record(postinst, &package.script_writable_paths);
         let job = ScriptJob {
-            owner: ScriptOwner {
-                name: package.name.clone(),
-                version: package.version.clone(),
-                architecture: package.architecture.clone(),
-            },
+            owner: ScriptOwner::of(package),
             script: &record,
             action: Action::PostinstConfigure {
                 old_version: package.previous_version.clone(),
             },
-            writable_paths: &package.script_writable_paths,
         };
         let run = match runner.run(&job) {
             Ok(run) => run,

@@ -147,14 +147,9 @@ pub(crate) fn run_preinsts(
             None => Action::PreinstInstall,
         };
         let job = ScriptJob {
-            owner: ScriptOwner {
-                name: package.name.clone(),
-                version: package.version.clone(),
-                architecture: package.architecture.clone(),
-            },
+            owner: ScriptOwner::of(package),
             script: &record,
             action,
-            writable_paths: &record.writable_paths,
         };
         let run = with_runner(root, landlock, |runner| Ok(runner.run(&job)?))?;
         print_requests(&run);
@@ -306,7 +301,6 @@ pub(crate) fn run_prerms(
             owner: package.owner.clone(),
             script: prerm,
             action: Action::PrermRemove,
-            writable_paths: &prerm.writable_paths,
         };
         let landlock = LandlockRequirement::Refuse { minimum_abi: 3 };
         let run = with_runner(root, landlock, |runner| Ok(runner.run(&job)?))?;
@@ -347,7 +341,6 @@ pub(crate) fn run_postrms(
                 owner: package.owner.clone(),
                 script: postrm,
                 action,
-                writable_paths: &postrm.writable_paths,
             };
             let landlock = LandlockRequirement::Refuse { minimum_abi: 3 };
             let run = with_runner(root, landlock, |runner| Ok(runner.run(&job)?))?;
