@@ -623,7 +623,7 @@ pub fn configure(
                 reason: run.failure.clone().unwrap_or_default(),
                 output: run.output.clone(),
             });
-            report.requests_of_failed.clone_from(&run.record.requests);
+            report.failed_run = Some(run);
         }
     }
     Ok(report)
@@ -635,8 +635,8 @@ pub struct ConfigureReport {
     /// Successful runs, in order.
     pub configured: Vec<ScriptRun>,
     pub failed: Option<ConfigureFailure>,
-    /// The shim requests of the failed run.
-    pub requests_of_failed: Vec<String>,
+    /// The failed run, when the script started.
+    pub failed_run: Option<ScriptRun>,
     /// Packages left half-configured without running their postinst.
     pub not_attempted: Vec<String>,
 }

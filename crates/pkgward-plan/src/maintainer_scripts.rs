@@ -219,6 +219,35 @@ pub fn package_directories<'a>(
     directories
 }
 
+/// The shim requests of a run that the script's own declarative actions do
+/// not cover: each request line is classified like a one-line script (by
+/// the same `classify_script`); it is covered when that yields no residue
+/// and only actions the whole script already derives (pkgward performs
+/// those itself) — or none at all (queries such as `was-enabled`).
+pub fn uncovered_requests(
+    package: &str,
+    script_name: &str,
+    script: &[u8],
+    requests: &[String],
+) -> Vec<String> {
+    let context = ScriptContext {
+        package: package.to_owned(),
+    };
+    let derived = classify_script(script_name, script, &context).actions;
+    requests
+        .iter()
+        .filter(|request| {
+            let report = classify_script(script_name, request.as_bytes(), &context);
+            report.classification != Classification::FullyDeclarative
+                || report
+                    .actions
+                    .iter()
+                    .any(|action| !derived.contains(action))
+        })
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +273,22 @@ mod tests {
         assert_eq!(
             directories.into_iter().collect::<Vec<_>>(),
             ["/etc", "/etc/foo", "/usr/bin"]
+        );
+    }
+
+    #[test]
+    fn requests_the_script_declares_are_covered_others_are_not() {
+        let script = b"#!/bin/sh\nset -e\ndeb-systemd-helper unmask foo.service\nif deb-systemd-helper --quiet was-enabled foo.service; then deb-systemd-helper enable foo.service; fi\nfrobnicate\n";
+        let requests = vec![
+            "deb-systemd-helper unmask foo.service".to_owned(),
+            "deb-systemd-helper --quiet was-enabled foo.service".to_owned(),
+            "systemctl start bar.service".to_owned(),
+            "adduser --system baz".to_owned(),
+        ];
+        let uncovered = uncovered_requests("foo", "postinst", script, &requests);
+        assert_eq!(
+            uncovered,
+            ["systemctl start bar.service", "adduser --system baz"]
         );
     }
 }

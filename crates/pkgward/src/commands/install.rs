@@ -356,7 +356,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let preinst_runs = if args.dry_run || args.no_scripts || plan.is_refused() {
         Vec::new()
     } else {
-        super::script_phases::run_preinsts(&root, &plan, script_sandbox)?
+        super::script_phases::run_preinsts(
+            &root,
+            database.as_mut().map(|database| &mut database.database),
+            &plan,
+            script_sandbox,
+        )?
     };
     if !args.dry_run && !plan.is_refused() {
         progress.phase("staging", plan.packages.len());

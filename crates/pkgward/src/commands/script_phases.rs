@@ -89,10 +89,20 @@ fn with_runner<T>(
     body(&runner)
 }
 
-fn print_requests(run: &ScriptRun) {
-    for request in &run.record.requests {
+/// One notice per shim request the script's own declarative actions do not
+/// cover (`pkgward_plan::maintainer_scripts::uncovered_requests`): those
+/// were recorded and not performed by anyone.
+fn print_requests(run: &ScriptRun, script: &ScriptRecord) {
+    let bytes = pkgward_plan::decode_script_content(&script.content).unwrap_or_default();
+    let uncovered = pkgward_plan::maintainer_scripts::uncovered_requests(
+        &run.owner,
+        &run.record.script,
+        &bytes,
+        &run.record.requests,
+    );
+    for request in uncovered {
         eprintln!(
-            "notice: {} of `{}` asked `{request}`: recorded, not run (pkgward applies declared actions itself)",
+            "notice: {} of `{}` asked `{request}`: recorded, not run, and not one of the actions pkgward performs for it",
             run.record.script, run.owner
         );
     }
@@ -120,10 +130,12 @@ fn failure_error(
 
 /// `preinst install|upgrade` of every planned package whose preinst runs,
 /// before anything is staged: a failure aborts the install with the root
-/// unchanged (except the package's writable paths). The runs are returned
-/// to be recorded once the packages exist in the database.
+/// unchanged (except the package's writable paths); the failed run is
+/// recorded when an earlier version of the package is. The successful runs
+/// are returned to be recorded once the packages exist in the database.
 pub(crate) fn run_preinsts(
     root: &Root,
+    database: Option<&mut Database>,
     plan: &Plan,
     sandbox: ScriptSandbox,
 ) -> anyhow::Result<Vec<ScriptRun>> {
@@ -152,8 +164,13 @@ pub(crate) fn run_preinsts(
             action,
         };
         let run = with_runner(root, landlock, |runner| Ok(runner.run(&job)?))?;
-        print_requests(&run);
+        print_requests(&run, &record);
         if !run.succeeded {
+            if let Some(database) = database {
+                if database.package(&package.name)?.is_some() {
+                    database.record_script_run(&package.name, &run.record)?;
+                }
+            }
             return Err(failure_error(
                 &package.name,
                 "preinst",
@@ -195,19 +212,29 @@ pub(crate) fn configure_after_commit(
             &plan.packages,
         )?)
     })?;
+    let postinst_of = |name: &str| {
+        plan.packages
+            .iter()
+            .find(|package| package.name == name)
+            .and_then(|package| {
+                package
+                    .scripts
+                    .iter()
+                    .find(|script| script.name == "postinst")
+                    .map(|script| maintainer_scripts::script_record(script, &[]))
+            })
+    };
+    for run in report.configured.iter().chain(&report.failed_run) {
+        if let Some(script) = postinst_of(&run.owner) {
+            print_requests(run, &script);
+        }
+    }
     for run in &report.configured {
-        print_requests(run);
         println!("configured {} (postinst ran in the sandbox)", run.owner);
     }
     let Some(failure) = report.failed else {
         return Ok(ExitCode::SUCCESS);
     };
-    for request in &report.requests_of_failed {
-        eprintln!(
-            "notice: postinst of `{}` asked `{request}`: recorded, not run",
-            failure.package
-        );
-    }
     let mut hint = format!(
         "`{}` is installed but half-configured (its files are in place, like dpkg); `pkgward scripts {}` shows the run; fix the cause and install the package again to rerun its postinst",
         failure.package, failure.package
@@ -305,7 +332,7 @@ pub(crate) fn run_prerms(
         let landlock = LandlockRequirement::Refuse { minimum_abi: 3 };
         let run = with_runner(root, landlock, |runner| Ok(runner.run(&job)?))?;
         database.record_script_run(&package.owner.name, &run.record)?;
-        print_requests(&run);
+        print_requests(&run, prerm);
         if !run.succeeded {
             return Err(failure_error(
                 &package.owner.name,
@@ -346,7 +373,7 @@ pub(crate) fn run_postrms(
             let run = with_runner(root, landlock, |runner| Ok(runner.run(&job)?))?;
             // Kept only while the package is recorded (`config-files`).
             let _ = database.record_script_run(&package.owner.name, &run.record);
-            print_requests(&run);
+            print_requests(&run, postrm);
             if !run.succeeded {
                 return Err(failure_error(
                     &package.owner.name,
