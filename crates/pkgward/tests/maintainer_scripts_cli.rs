@@ -126,10 +126,19 @@ fn build(
     let control = format!(
         "Package: {name}\nVersion: 1.0\nArchitecture: all\nMaintainer: Test <test@example.invalid>\nDescription: test package\n with maintainer scripts\n"
     );
-    let extra: Vec<(&str, &[u8], u32)> = scripts
+    let mut extra: Vec<(&str, &[u8], u32)> = scripts
         .iter()
         .map(|(script, body)| (*script, body.as_bytes(), 0o755))
         .collect();
+    // Files under /etc are conffiles, as debhelper makes them.
+    let mut conffiles = String::new();
+    for (path, _) in files.iter().filter(|(path, _)| path.starts_with("/etc/")) {
+        conffiles.push_str(path);
+        conffiles.push('\n');
+    }
+    if !conffiles.is_empty() {
+        extra.push(("conffiles", conffiles.as_bytes(), 0o644));
+    }
     let bytes = deb_from_parts(
         &control_tar(&control, &extra),
         &data.finish(),
@@ -511,4 +520,50 @@ fn remove_runs_prerm_before_and_postrm_after_the_files_go() {
         "postrm-remove\npostrm-purge\n"
     );
     assert!(!root.path().join("usr/share/foo/data").exists());
+}
+
+#[test]
+fn a_package_kept_as_config_files_runs_only_postrm_purge_when_purged() {
+    let Some(installed) = install_one(
+        "keep",
+        &[
+            ("/etc/keep/keep.conf", "shipped\n"),
+            ("/var/lib/keep/state", "s\n"),
+        ],
+        &[
+            // Keeps /var/lib/keep non-empty, so it outlives the package's files.
+            (
+                "prerm",
+                "#!/bin/sh\nset -e\nsh -c 'echo prerm > /var/lib/keep/prerm'\n",
+            ),
+            (
+                "postrm",
+                "#!/bin/sh\nset -e\nsh -c \"echo postrm-\\$1 >> /var/lib/keep/postrm\" sh \"$1\"\n",
+            ),
+        ],
+    ) else {
+        return;
+    };
+    let (root, root_path) = (installed.root.path(), installed.root_path());
+    assert!(
+        installed.output.status.success(),
+        "{}",
+        text(&installed.output)
+    );
+    std::fs::write(root.join("etc/keep/keep.conf"), "edited\n").unwrap();
+    let output = pkgward(&["remove", "--root", root_path, "keep"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        std::fs::read_to_string(root.join("var/lib/keep/postrm")).unwrap(),
+        "postrm-remove\n"
+    );
+    // Kept as `config-files`: its postrm is still recorded, and purging
+    // runs `postrm purge` only (its files are long gone).
+    let output = pkgward(&["remove", "--root", root_path, "--purge", "keep"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        std::fs::read_to_string(root.join("var/lib/keep/postrm")).unwrap(),
+        "postrm-remove\npostrm-purge\n"
+    );
+    assert!(!root.join("etc/keep/keep.conf").exists());
 }

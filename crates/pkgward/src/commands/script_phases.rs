@@ -278,6 +278,8 @@ pub(crate) struct RemovalScripts {
     prerm: Option<ScriptRecord>,
     postrm: Option<ScriptRecord>,
     purge: bool,
+    /// Installed (not only `config-files`) when the removal started.
+    installed: bool,
 }
 
 pub(crate) fn removal_scripts(
@@ -296,18 +298,18 @@ pub(crate) fn removal_scripts(
                 .find(|script| script.name == name && script.run)
                 .cloned()
         };
+        let installed = record.status == pkgward_db::PackageStatus::Installed;
         all.push(RemovalScripts {
             owner: ScriptOwner {
-                name: record.name.clone(),
-                version: record.version.clone(),
-                architecture: record.architecture.clone(),
+                name: record.name,
+                version: record.version,
+                architecture: record.architecture,
             },
             // A `config-files` package's prerm ran when it was removed.
-            prerm: (record.status == pkgward_db::PackageStatus::Installed)
-                .then(|| find("prerm"))
-                .flatten(),
+            prerm: installed.then(|| find("prerm")).flatten(),
             postrm: find("postrm"),
             purge: removal.purge,
+            installed,
         });
     }
     Ok(all)
@@ -359,7 +361,12 @@ pub(crate) fn run_postrms(
         let Some(postrm) = &package.postrm else {
             continue;
         };
-        let mut actions = vec![Action::PostrmRemove];
+        // dpkg: `postrm remove` when the files go, `postrm purge` when the
+        // conffiles go — later, for a package left as `config-files`.
+        let mut actions = Vec::new();
+        if package.installed {
+            actions.push(Action::PostrmRemove);
+        }
         if package.purge {
             actions.push(Action::PostrmPurge);
         }
