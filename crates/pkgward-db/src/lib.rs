@@ -150,9 +150,10 @@ const MIGRATIONS: &[&str] = &[
     ",
     // 1 → 2: maintainer scripts and configuration state.
     r"
-    -- Whether the package's `postinst configure` succeeded (1, dpkg's
-    -- `installed`) or failed (0, dpkg's `half-configured`: the files are in
-    -- place, the configuration is not done). Reset to 1 by a reinstall.
+    -- Whether the package is configured (1, dpkg's `installed`) or not (0,
+    -- dpkg's `half-configured`: the files are in place, `postinst configure`
+    -- has not succeeded). An install whose postinst is to run records 0; the
+    -- configure phase sets 1 when the postinst succeeds.
     ALTER TABLE packages ADD COLUMN configured INTEGER NOT NULL DEFAULT 1;
 
     -- The maintainer scripts of each installed package, kept so `remove` can
@@ -963,6 +964,16 @@ fn apply_install(transaction: &Transaction<'_>, install: &PackageInstall) -> rus
             params![id, footprint],
         )?;
     }
+    // A package whose postinst is to run is half-configured until the
+    // configure phase succeeds: a crash between the commit and the end of
+    // its postinst leaves it recorded as not configured (dpkg's state).
+    if install
+        .scripts
+        .iter()
+        .any(|script| script.name == "postinst" && script.run)
+    {
+        transaction.execute("UPDATE packages SET configured = 0 WHERE id = ?1", [id])?;
+    }
     let mut insert_script = transaction.prepare(
         "INSERT INTO maintainer_scripts (package_id, name, interpreter, classification, run, content,
                                          writable_paths)
@@ -1193,9 +1204,10 @@ mod tests {
         database.apply(&change).unwrap();
         let scripts = database.scripts("hello").unwrap();
         assert_eq!(scripts, install("hello", "1.0", vec![], vec![]).scripts);
-        assert_eq!(database.configured("hello").unwrap(), Some(true));
-        database.set_configured("hello", false).unwrap();
+        // Its postinst runs: not configured until the configure phase says so.
         assert_eq!(database.configured("hello").unwrap(), Some(false));
+        database.set_configured("hello", true).unwrap();
+        assert_eq!(database.configured("hello").unwrap(), Some(true));
         assert!(matches!(
             database.set_configured("absent", false),
             Err(DatabaseError::NotRecorded { .. })
@@ -1211,10 +1223,10 @@ mod tests {
         };
         database.record_script_run("hello", &run).unwrap();
         assert_eq!(database.script_runs("hello").unwrap(), vec![run.clone()]);
-        // A reinstall replaces the rows: configured again, runs of the old
-        // installation gone with it.
+        // A reinstall replaces the rows: to be configured again, runs of the
+        // old installation gone with it.
         database.apply(&change).unwrap();
-        assert_eq!(database.configured("hello").unwrap(), Some(true));
+        assert_eq!(database.configured("hello").unwrap(), Some(false));
         assert!(database.script_runs("hello").unwrap().is_empty());
         database
             .apply(&Change {

@@ -562,9 +562,10 @@ impl Drop for PrivateFiles {
 
 /// The configure phase after a committed install: `postinst configure` of
 /// every planned package whose postinst runs, in the plan's (dependency)
-/// order. The first failure marks that package half-configured and stops;
-/// the packages after it that have a postinst to run are marked
-/// half-configured too (not attempted), like dpkg leaving them unconfigured.
+/// order. Such packages were committed half-configured; each success marks
+/// its package configured. The first failure stops: that package and the
+/// later ones with a postinst to run stay half-configured (not attempted),
+/// like dpkg leaving them unconfigured.
 /// Every run is recorded in `script_runs`.
 pub fn configure(
     runner: &ScriptRunner<'_>,
@@ -613,6 +614,9 @@ pub fn configure(
             .record_script_run(&package.name, &run.record)
             .map_err(EngineError::from)?;
         if run.succeeded {
+            database
+                .set_configured(&package.name, true)
+                .map_err(EngineError::from)?;
             report.configured.push(run);
         } else {
             database

@@ -567,3 +567,67 @@ fn a_package_kept_as_config_files_runs_only_postrm_purge_when_purged() {
     );
     assert!(!root.join("etc/keep/keep.conf").exists());
 }
+
+#[test]
+fn killing_pkgward_during_the_postinst_leaves_the_package_half_configured() {
+    if !can_run() {
+        return;
+    }
+    let root = root_with_shell();
+    let debs = tempfile::tempdir().unwrap();
+    let deb = build(
+        debs.path(),
+        "slow",
+        &[("/usr/share/slow/data", "data\n")],
+        &[(
+            "postinst",
+            "#!/bin/sh\nsh -c 'echo started > /usr/share/slow/started'\nexec sh -c 'while :; do :; done' pkgward-test-slow-postinst\n",
+        )],
+    );
+    let root_path = root.path().to_str().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pkgward"))
+        .args(["install", "--root", root_path, deb.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = root.path().join("usr/share/slow/started");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !started.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let loop_alive = || {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+            std::fs::read(entry.path().join("cmdline")).is_ok_and(|cmdline| {
+                cmdline
+                    .windows(b"pkgward-test-slow-postinst".len())
+                    .any(|window| window == b"pkgward-test-slow-postinst")
+            })
+        })
+    };
+    let was_started = started.exists();
+    // Give the `exec` a moment, then check the loop is really running.
+    let mut alive_before = false;
+    for _ in 0..100 {
+        alive_before = loop_alive();
+        if alive_before {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(was_started, "the postinst never started");
+    assert!(alive_before, "the script's loop was never seen running");
+    // The commit is done, the postinst never finished: half-configured.
+    let record = scripts_json(root.path(), "slow");
+    assert_eq!(record["configured"], false, "{record}");
+    assert!(root.path().join("usr/share/slow/data").exists());
+    // The sandbox died with its caller (PR_SET_PDEATHSIG kills the whole pid
+    // namespace): the endless loop is gone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while loop_alive() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!loop_alive(), "the script outlived pkgward");
+}

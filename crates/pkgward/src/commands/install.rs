@@ -382,7 +382,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         if !args.dry_run {
             admitted.record(&mut database.database)?;
             if args.no_scripts {
-                super::script_phases::leave_unconfigured(&mut database.database, &plan)?;
+                super::script_phases::leave_unconfigured(&plan);
                 return Ok(if held { ExitCode::from(1) } else { code });
             }
             // The files are in place: the configure phase (postinst).

@@ -201,7 +201,7 @@ pub(crate) fn configure_after_commit(
             .iter()
             .any(|package| package.scripts.iter().any(|script| script.run))
         {
-            eprintln!("notice: scripts skipped: the kernel lacks what the sandbox needs and the repo's policy says `on-missing = \"skip-scripts\"`");
+            eprintln!("notice: scripts skipped (packages whose postinst would run stay half-configured): the kernel lacks what the sandbox needs and the repo's policy says `on-missing = \"skip-scripts\"`");
         }
         return Ok(ExitCode::SUCCESS);
     };
@@ -254,21 +254,20 @@ pub(crate) fn configure_after_commit(
 
 /// `install --no-scripts`: packages whose postinst would have run are
 /// recorded half-configured, with a notice each.
-pub(crate) fn leave_unconfigured(database: &mut Database, plan: &Plan) -> anyhow::Result<()> {
+pub(crate) fn leave_unconfigured(plan: &Plan) {
     for package in &plan.packages {
         if package
             .scripts
             .iter()
             .any(|script| script.name == "postinst" && script.run)
         {
-            database.set_configured(&package.name, false)?;
+            // Committed half-configured already (pkgward-db); say so.
             eprintln!(
                 "notice: `{}` left half-configured: its postinst was not run (`--no-scripts`)",
                 package.name
             );
         }
     }
-    Ok(())
 }
 
 /// The removal's scripts of one package, read from the database before the
