@@ -398,7 +398,12 @@ impl ScriptRunner<'_> {
     }
 
     fn is_directory_in_root(&self, path: &str) -> Result<bool, EngineError> {
-        let canonical = self.root.canonical_path(path, true)?;
+        let canonical = match self.root.canonical_path(path, true) {
+            Ok(canonical) => canonical,
+            // A file where a directory was expected: not usable, not an error.
+            Err(EngineError::NotADirectory { .. }) => return Ok(false),
+            Err(error) => return Err(error),
+        };
         Ok(self.root.status(&canonical)?.is_some_and(|status| {
             rustix::fs::FileType::from_raw_mode(status.st_mode) == rustix::fs::FileType::Directory
         }))
