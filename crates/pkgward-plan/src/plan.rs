@@ -56,6 +56,11 @@ pub struct PackagePlan {
     /// at commit; the next upgrade compares against it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub footprint: Option<serde_json::Value>,
+    /// Declarative actions pkgward carries out for this package instead of
+    /// its maintainer scripts (accounts, unit enablement, …), each already
+    /// judged; filled in by the caller with [`crate::actions::plan_actions`].
+    #[serde(default)]
+    pub actions: Vec<crate::actions::PlannedAction>,
 }
 
 /// What kind of filesystem object a placement creates.
@@ -124,6 +129,10 @@ pub struct RemovalPlan {
     pub keep_conffiles: Vec<String>,
     /// Directories whose last owner goes: removed if empty, deepest first.
     pub delete_dirs: Vec<String>,
+    /// Symlinks the package's actions created (unit enablement): removed
+    /// when they still point where pkgward made them point. Accounts stay.
+    #[serde(default)]
+    pub remove_links: Vec<crate::actions::ActionSymlink>,
 }
 
 /// One policy decision for the plan, printable.
@@ -309,6 +318,9 @@ impl Plan {
                     "  pending scripts (not run): {}",
                     package.pending_scripts.join(", ")
                 );
+            }
+            for action in &package.actions {
+                let _ = writeln!(text, "  action: {action}");
             }
             for decision in &package.decisions {
                 let _ = writeln!(

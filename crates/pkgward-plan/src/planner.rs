@@ -549,6 +549,7 @@ fn plan_package<'a>(
         decisions,
         notices: vec![],
         footprint: None,
+        actions: vec![],
     };
     (plan, problems)
 }
@@ -695,6 +696,7 @@ pub fn plan_removal(snapshot: &Snapshot, names: &[String], purge: bool) -> Plan 
             delete_files,
             keep_conffiles,
             delete_dirs,
+            remove_links: Vec::new(),
         });
     }
     // Reverse dependencies: an installed package that stays and whose

@@ -44,6 +44,10 @@ pub struct Args {
     /// (for repos whose policy has a `verifiers` rule).
     #[arg(long, value_name = "DIR")]
     pub attestations: Option<PathBuf>,
+    /// Do not refuse these packages for unmet Depends/Pre-Depends (dpkg's
+    /// `--ignore-depends`): for roots whose dependencies another tool provides.
+    #[arg(long, value_name = "PACKAGE", value_delimiter = ',')]
+    pub ignore_depends: Vec<String>,
     /// Print the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -162,6 +166,32 @@ impl PolicyJudge<'_> {
                 hint: Some("pass `--repo NAME` for a repo the policy defines".to_owned()),
             },
         }
+    }
+}
+
+impl pkgward_plan::actions::ActionJudge for PolicyJudge<'_> {
+    fn user(&self, package: &Package, repo: &str, name: &str, uid_zero: bool) -> PlannedDecision {
+        self.decide(
+            package,
+            repo,
+            &pkgward_policy::Request::User { name, uid_zero },
+        )
+    }
+    fn group(&self, package: &Package, repo: &str, name: &str) -> PlannedDecision {
+        self.decide(package, repo, &pkgward_policy::Request::Group { name })
+    }
+    fn service(
+        &self,
+        package: &Package,
+        repo: &str,
+        unit: &str,
+        runs_as: Option<&str>,
+    ) -> PlannedDecision {
+        self.decide(
+            package,
+            repo,
+            &pkgward_policy::Request::Service { unit, runs_as },
+        )
     }
 }
 
@@ -431,7 +461,19 @@ fn make_plan(
         rules: std::cell::RefCell::new(std::collections::HashMap::new()),
     };
     let mut plan = pkgward_plan::planner::plan_install(&snapshot, &requests, &judge);
+    plan.problems.retain(|problem| {
+        !matches!(problem, pkgward_plan::Problem::UnmetDependency { package, .. }
+            if args.ignore_depends.contains(package))
+    });
     record_footprints(&mut plan, packages, declarations, compiled)?;
+    super::actions::plan_package_actions(
+        root,
+        &mut plan,
+        packages,
+        declarations,
+        compiled,
+        &judge,
+    )?;
     Ok(plan)
 }
 

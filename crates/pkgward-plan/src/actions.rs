@@ -1,0 +1,623 @@
+//! Declarative actions of one package, planned and judged: what pkgward does
+//! itself instead of running the package's maintainer scripts.
+//!
+//! Inputs are the package's declaration files (`sysusers.d`, systemd units)
+//! and the actions `pkgward_actions::scripts::classify_script` derives from
+//! its `preinst`/`postinst` (the scripts that run at install; `prerm`/`postrm`
+//! matter at removal, where pkgward undoes what it recorded). Outputs are
+//! [`PlannedAction`]s and, for every action the policy refuses, a
+//! [`Problem::Denied`] naming the rule and a hint, exactly like a refused
+//! placement. Pure: the root's presets and the units that already exist come
+//! in as data.
+//!
+//! What is planned:
+//! - accounts: each `sysusers.d` file, and `adduser`/`addgroup --system`
+//!   translated into `sysusers.d` lines (so one parser, one checker and one
+//!   applier serve both; `plan_account_edit` computes the new account files at
+//!   prepare, against the root's files of that moment);
+//! - unit enablement: units the scripts enable (`deb-systemd-helper enable`,
+//!   the `dh_installsystemd` block: on a fresh install `was-enabled` is true,
+//!   so Debian enables), and units a preset file in the root explicitly
+//!   enables; a preset `disable` rule wins. Symlinks are exactly those of
+//!   `systemctl --root R enable` (`pkgward_actions::units::enablement`);
+//! - everything else the scripts ask for at install is described, not done:
+//!   service starts (pkgward never starts services in a root it installs
+//!   into), `daemon-reload`, debconf, System V links, conffile migrations
+//!   (pkgward's own conffile handling covers them), `ldconfig`.
+
+use crate::plan::{Placement, PlannedDecision, Problem};
+use crate::planner::Judge;
+use pkgward_actions::scripts::{classify_script, DerivedAction, ScriptContext};
+use pkgward_actions::sysusers::{
+    check_sysusers, parse_sysusers, AccountGrant, SystemIdRange, SysusersEntry, SysusersKind,
+    PRIVILEGED_GROUPS,
+};
+use pkgward_actions::units::{enablement, parse_unit, preset_enables, PresetRule, UnitFile};
+use pkgward_package::{EntryKind, Package};
+use pkgward_policy::footprint::{DeclarationFile, DeclaredService};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// One symlink an action creates (and removal deletes).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ActionSymlink {
+    /// Where the link goes (`/etc/systemd/system/multi-user.target.wants/x.service`).
+    pub link: String,
+    /// What it points to (the unit file's path in the root).
+    pub target: String,
+}
+
+/// One declarative action, already judged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum PlannedAction {
+    /// Create accounts: `sysusers.d` lines, applied to the root's
+    /// `passwd`/`group`/`shadow`/`gshadow` at prepare (existing lines kept).
+    Accounts {
+        /// The shipped file, or `postinst: adduser --system …`.
+        source: String,
+        /// `sysusers.d` syntax.
+        text: String,
+    },
+    /// Enable a unit: the symlinks `systemctl --root R enable UNIT` makes.
+    EnableUnit {
+        unit: String,
+        source: String,
+        symlinks: Vec<ActionSymlink>,
+    },
+    /// Something a script asks for that pkgward records but does not do.
+    Described { source: String, what: String },
+}
+
+impl fmt::Display for PlannedAction {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlannedAction::Accounts { source, text } => {
+                let lines: Vec<&str> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|line| !line.is_empty() && !line.starts_with('#'))
+                    .collect();
+                write!(formatter, "accounts from {source}: {}", lines.join("; "))
+            }
+            PlannedAction::EnableUnit {
+                unit,
+                source,
+                symlinks,
+            } => {
+                write!(formatter, "enable `{unit}` ({source}):")?;
+                if symlinks.is_empty() {
+                    write!(formatter, " no symlinks")?;
+                }
+                for symlink in symlinks {
+                    write!(formatter, " {} -> {}", symlink.link, symlink.target)?;
+                }
+                Ok(())
+            }
+            PlannedAction::Described { source, what } => {
+                write!(formatter, "not done ({source}): {what}")
+            }
+        }
+    }
+}
+
+/// Policy questions about accounts and services, on top of [`Judge`].
+pub trait ActionJudge: Judge {
+    /// May `package` create (or run as) user `name`?
+    fn user(&self, package: &Package, repo: &str, name: &str, uid_zero: bool) -> PlannedDecision;
+    /// May `package` create or join group `name`?
+    fn group(&self, package: &Package, repo: &str, name: &str) -> PlannedDecision;
+    /// May `package` install `unit`, running as `runs_as`?
+    fn service(
+        &self,
+        package: &Package,
+        repo: &str,
+        unit: &str,
+        runs_as: Option<&str>,
+    ) -> PlannedDecision;
+}
+
+/// Everything [`plan_actions`] needs about one package.
+#[derive(Debug, Clone, Copy)]
+pub struct ActionInput<'a> {
+    pub package: &'a Package,
+    pub repo: &'a str,
+    /// Contents of its declaration files (units, `sysusers.d`), shipped paths.
+    pub declarations: &'a [DeclarationFile],
+    /// Its system units with their run-as user (from the footprint).
+    pub services: &'a [DeclaredService],
+    /// Its planned placements (canonical paths in the root).
+    pub placements: &'a [Placement],
+    /// The root's preset rules, in systemd's order.
+    pub presets: &'a [PresetRule],
+    /// Unit names that already exist in the root or are shipped by another
+    /// package of the transaction, with where: an `Alias=` may not take one.
+    pub foreign_units: &'a BTreeMap<String, String>,
+}
+
+/// The planned actions of one package and why any were refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackageActions {
+    pub actions: Vec<PlannedAction>,
+    pub problems: Vec<Problem>,
+    pub decisions: Vec<PlannedDecision>,
+}
+
+/// Whether `path` is a `sysusers.d` file (systemd reads only `*.conf`).
+fn is_sysusers_path(path: &str) -> bool {
+    let stripped = path.strip_prefix("/usr").unwrap_or(path);
+    (stripped.starts_with("/lib/sysusers.d/") || path.starts_with("/etc/sysusers.d/"))
+        && std::path::Path::new(path)
+            .extension()
+            .is_some_and(|extension| extension == "conf")
+}
+
+/// The unit name of a system unit file (`/lib/systemd/system/x.service`), not drop-ins.
+fn system_unit_name(path: &str) -> Option<&str> {
+    let stripped = path.strip_prefix("/usr").unwrap_or(path);
+    let name = stripped
+        .strip_prefix("/lib/systemd/system/")
+        .or_else(|| path.strip_prefix("/etc/systemd/system/"))?;
+    (!name.contains('/') && name.contains('.')).then_some(name)
+}
+
+/// `adduser --system`-style requests as `sysusers.d` lines. `adduser
+/// --system` without `--group`/`--ingroup` puts the user in `nogroup`, with
+/// home `/nonexistent` (adduser 3.134 defaults).
+fn sysusers_line(action: &DerivedAction) -> Option<String> {
+    let field = |value: Option<&str>| match value {
+        None | Some("") => "-".to_owned(),
+        Some(value) if value.contains(char::is_whitespace) => format!("\"{value}\""),
+        Some(value) => value.to_owned(),
+    };
+    match action {
+        DerivedAction::CreateSystemUser {
+            name,
+            group,
+            home,
+            shell,
+            gecos,
+        } => {
+            let id = match group.as_deref() {
+                Some(group) if group == name => "-".to_owned(),
+                Some(group) => format!("-:{group}"),
+                None => "-:nogroup".to_owned(),
+            };
+            Some(format!(
+                "u {name} {id} {} {} {}",
+                field(gecos.as_deref()),
+                field(Some(home.as_deref().unwrap_or("/nonexistent"))),
+                field(shell.as_deref())
+            ))
+        }
+        DerivedAction::CreateSystemGroup { name } => Some(format!("g {name} -")),
+        DerivedAction::AddToGroup { user, group } => Some(format!("m {user} {group}")),
+        _ => None,
+    }
+}
+
+/// A short description of a derived action pkgward does not carry out.
+fn described(action: &DerivedAction) -> Option<String> {
+    Some(match action {
+        DerivedAction::ServiceControl { unit, verb } => format!(
+            "`{verb} {unit}`: pkgward does not start or restart services in the root it installs into"
+        ),
+        DerivedAction::DaemonReload => "`systemctl daemon-reload`: nothing is running to reload".to_owned(),
+        DerivedAction::SysvLinks { script, verb } => {
+            format!("`update-rc.d {script} {verb}`: System V links are not made (systemd units are enabled instead)")
+        }
+        DerivedAction::Debconf { command } => format!("debconf `{command}`: defaults apply"),
+        DerivedAction::ConffileMigration { operation, arguments } => format!(
+            "`dpkg-maintscript-helper {operation} {}`: pkgward's conffile handling applies",
+            arguments.join(" ")
+        ),
+        DerivedAction::Ldconfig => "`ldconfig`: run once per transaction by the configure phase".to_owned(),
+        DerivedAction::Sysusers { config } => {
+            format!("`systemd-sysusers {config}`: the shipped file is applied declaratively")
+        }
+        DerivedAction::ServiceUnmask { unit } => format!("`unmask {unit}`: pkgward never masked it"),
+        DerivedAction::ServiceUpdateState { unit } => {
+            format!("`deb-systemd-helper update-state {unit}`: pkgward records its own links")
+        }
+        DerivedAction::ServiceDisable { unit, verb } => {
+            format!("`{verb} {unit}` (an upgrade/removal branch): not done at install")
+        }
+        _ => return None,
+    })
+}
+
+fn denied(package: &Package, item: String, decision: &PlannedDecision) -> Problem {
+    Problem::Denied {
+        package: package.name.clone(),
+        item,
+        because: decision.because.clone(),
+        hint: decision.hint.clone(),
+    }
+}
+
+fn allowed(decision: &PlannedDecision) -> bool {
+    decision.verdict == "allow"
+}
+
+/// Plans and judges the actions of one package.
+pub fn plan_actions(input: &ActionInput<'_>, judge: &dyn ActionJudge) -> PackageActions {
+    let mut result = PackageActions::default();
+    plan_accounts(input, judge, &mut result);
+    plan_units(input, judge, &mut result);
+    result
+}
+
+/// The derived actions of the scripts that run at install, in order.
+fn install_script_actions(package: &Package) -> Vec<(String, DerivedAction)> {
+    let context = ScriptContext {
+        package: package.name.clone(),
+    };
+    let mut actions = Vec::new();
+    for script in &package.scripts {
+        let name = script.name.as_str();
+        if name != "preinst" && name != "postinst" {
+            continue;
+        }
+        let report = classify_script(name, &script.bytes, &context);
+        for action in report.actions {
+            if !actions
+                .iter()
+                .any(|(_, seen): &(String, DerivedAction)| *seen == action)
+            {
+                actions.push((name.to_owned(), action));
+            }
+        }
+    }
+    actions
+}
+
+fn plan_accounts(input: &ActionInput<'_>, judge: &dyn ActionJudge, result: &mut PackageActions) {
+    let mut sources: Vec<(String, String)> = input
+        .declarations
+        .iter()
+        .filter(|file| is_sysusers_path(&file.path))
+        .map(|file| {
+            (
+                format!("`{}`", file.path),
+                String::from_utf8_lossy(&file.bytes).into_owned(),
+            )
+        })
+        .collect();
+    for (script, action) in install_script_actions(input.package) {
+        if let Some(line) = sysusers_line(&action) {
+            let source = format!("{script}: adduser/addgroup");
+            match sources.iter_mut().find(|(existing, _)| *existing == source) {
+                Some((_, text)) => {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+                None => sources.push((source, format!("{line}\n"))),
+            }
+        }
+    }
+    for (source, text) in sources {
+        let entries = match parse_sysusers(&source, &text) {
+            Ok(entries) => entries,
+            Err(error) => {
+                result.problems.push(Problem::Denied {
+                    package: input.package.name.clone(),
+                    item: format!("accounts from {source} line {}", error.line),
+                    because: error.reason,
+                    hint: Some("the account declaration must be valid `sysusers.d` syntax with plain names (THREATS 31)".to_owned()),
+                });
+                continue;
+            }
+        };
+        if check_accounts(input, judge, &source, &entries, result) {
+            result
+                .actions
+                .push(PlannedAction::Accounts { source, text });
+        }
+    }
+}
+
+/// Judges every name of the entries, then runs the structural checks
+/// (uid/gid 0, system range, privileged groups, login shells). Returns
+/// whether everything passed.
+fn check_accounts(
+    input: &ActionInput<'_>,
+    judge: &dyn ActionJudge,
+    source: &str,
+    entries: &[SysusersEntry],
+    result: &mut PackageActions,
+) -> bool {
+    let mut grant = AccountGrant::default();
+    let mut refused = false;
+    let mut users = BTreeMap::new();
+    let mut groups = BTreeSet::new();
+    for entry in entries {
+        match &entry.kind {
+            SysusersKind::User {
+                name,
+                uid,
+                primary_group,
+                ..
+            } => {
+                users.insert(name.clone(), (*uid == Some(0), entry.line));
+                if let pkgward_actions::sysusers::PrimaryGroup::Name(group) = primary_group {
+                    groups.insert((group.clone(), entry.line));
+                }
+            }
+            SysusersKind::Group { name, .. } => {
+                groups.insert((name.clone(), entry.line));
+            }
+            SysusersKind::Member { user, group } => {
+                users.insert(user.clone(), (false, entry.line));
+                groups.insert((group.clone(), entry.line));
+            }
+            SysusersKind::Range { .. } => {}
+        }
+    }
+    let mut denied_lines = BTreeSet::new();
+    for (name, (uid_zero, line)) in &users {
+        let decision = judge.user(input.package, input.repo, name, *uid_zero);
+        if allowed(&decision) {
+            grant.users.insert(name.clone());
+        } else {
+            refused = true;
+            denied_lines.insert(*line);
+            result.problems.push(denied(
+                input.package,
+                format!("user `{name}` ({source} line {line})"),
+                &decision,
+            ));
+        }
+        result.decisions.push(PlannedDecision {
+            item: format!("user {name}"),
+            ..decision
+        });
+    }
+    for (name, line) in &groups {
+        let decision = judge.group(input.package, input.repo, name);
+        if allowed(&decision) {
+            grant.groups.insert(name.clone());
+            if PRIVILEGED_GROUPS.contains(&name.as_str()) {
+                grant.privileged_groups.insert(name.clone());
+            }
+        } else {
+            refused = true;
+            denied_lines.insert(*line);
+            result.problems.push(denied(
+                input.package,
+                format!("group `{name}` ({source} line {line})"),
+                &decision,
+            ));
+        }
+        result.decisions.push(PlannedDecision {
+            item: format!("group {name}"),
+            ..decision
+        });
+    }
+    for refusal in check_sysusers(source, entries, &grant, SystemIdRange::default()) {
+        if denied_lines.contains(&refusal.line) && refusal.reason.contains("not granted") {
+            continue;
+        }
+        refused = true;
+        result.problems.push(Problem::Denied {
+            package: input.package.name.clone(),
+            item: format!("`{}` ({source} line {})", refusal.directive, refusal.line),
+            because: refusal.reason,
+            hint: refusal.hint.or_else(|| {
+                Some("system accounts get an id in 1..=999, never 0, and no login shell (THREATS 31)".to_owned())
+            }),
+        });
+    }
+    !refused
+}
+
+/// The package's system unit files: name → (path in the root, parsed text).
+fn shipped_units(
+    input: &ActionInput<'_>,
+    result: &mut PackageActions,
+) -> BTreeMap<String, (String, UnitFile)> {
+    let mut units: BTreeMap<String, (String, UnitFile)> = BTreeMap::new();
+    for file in input.declarations {
+        let Some(name) = system_unit_name(&file.path) else {
+            continue;
+        };
+        let resolved = input
+            .placements
+            .iter()
+            .find(|placement| placement.shipped_path == file.path)
+            .map_or_else(|| file.path.clone(), |placement| placement.path.clone());
+        let text = String::from_utf8_lossy(&file.bytes);
+        match parse_unit(&file.path, &text) {
+            Ok(unit) => {
+                // systemctl finds `/usr/lib/systemd/system` before `/lib/systemd/system`.
+                let better = units.get(name).is_none_or(|(existing, _)| {
+                    !existing.starts_with("/usr/") && resolved.starts_with("/usr/")
+                });
+                if better {
+                    units.insert(name.to_owned(), (resolved, unit));
+                }
+            }
+            Err(error) => result.problems.push(Problem::Denied {
+                package: input.package.name.clone(),
+                item: format!("unit `{}` line {}", file.path, error.line),
+                because: error.reason,
+                hint: None,
+            }),
+        }
+    }
+    units
+}
+
+/// Whether the script's `enable` of `unit` sits under `deb-systemd-helper
+/// debian-installed UNIT` — the `dh_installsystemd --no-enable` block, which
+/// only re-creates the links of a unit the administrator enabled; on a
+/// fresh install Debian leaves it disabled. (The classifier visits every
+/// branch, so the guard is looked up here. Reading it can only make pkgward
+/// do less than the script.)
+fn enable_needs_previous_install(package: &Package, script: &str, unit: &str) -> bool {
+    package
+        .scripts
+        .iter()
+        .filter(|candidate| candidate.name.as_str() == script)
+        .any(|candidate| {
+            let text = String::from_utf8_lossy(&candidate.bytes);
+            text.lines().any(|line| {
+                let mut words = line.split_whitespace();
+                words.any(|word| word == "deb-systemd-helper")
+                    && words.next() == Some("debian-installed")
+                    && words
+                        .next()
+                        .is_some_and(|name| name.trim_matches(['\'', '"', ';']) == unit)
+            })
+        })
+}
+
+fn plan_units(input: &ActionInput<'_>, judge: &dyn ActionJudge, result: &mut PackageActions) {
+    // Every system service runs as a granted user (no `User=` means root).
+    for service in input.services {
+        let decision = judge.service(
+            input.package,
+            input.repo,
+            &service.unit,
+            service.runs_as.as_deref(),
+        );
+        if !allowed(&decision) {
+            let runs_as = service
+                .runs_as
+                .as_deref()
+                .map_or(String::new(), |user| format!(" running as `{user}`"));
+            result.problems.push(denied(
+                input.package,
+                format!("service `{}`{runs_as} ({})", service.unit, service.source),
+                &decision,
+            ));
+        }
+        result.decisions.push(PlannedDecision {
+            item: format!("service {}", service.unit),
+            ..decision
+        });
+    }
+    let units = shipped_units(input, result);
+    // An alias may never take the name of a unit that exists already (THREATS 32).
+    for (name, (path, unit)) in &units {
+        for (alias, line) in unit.list("Install", "Alias") {
+            if let Some(owner) = input.foreign_units.get(&alias) {
+                result.problems.push(Problem::Denied {
+                    package: input.package.name.clone(),
+                    item: format!("`Alias={alias}` of `{name}` (`{path}` line {line})"),
+                    because: format!("`{alias}` is another unit ({owner}); the alias would take it over"),
+                    hint: Some(format!("a package may alias only names of its own; remove `Alias={alias}` from `{name}`")),
+                });
+            }
+        }
+    }
+    let script_actions = install_script_actions(input.package);
+    let mentioned: BTreeSet<&str> = script_actions
+        .iter()
+        .filter_map(|(_, action)| match action {
+            DerivedAction::ServiceEnable { unit }
+            | DerivedAction::ServiceUpdateState { unit }
+            | DerivedAction::ServiceUnmask { unit }
+            | DerivedAction::ServiceDisable { unit, .. }
+            | DerivedAction::ServiceControl { unit, .. } => Some(unit.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut to_enable: Vec<(String, String)> = Vec::new();
+    for (script, action) in &script_actions {
+        if let DerivedAction::ServiceEnable { unit } = action {
+            if enable_needs_previous_install(input.package, script, unit) {
+                result.actions.push(PlannedAction::Described {
+                    source: script.clone(),
+                    what: format!("`{unit}` is not enabled: the script enables it only when it was installed and enabled before (`dh_installsystemd --no-enable`)"),
+                });
+            } else {
+                to_enable.push((unit.clone(), format!("{script}: deb-systemd-helper enable")));
+            }
+        } else if let Some(what) = described(action) {
+            result.actions.push(PlannedAction::Described {
+                source: script.clone(),
+                what,
+            });
+        }
+    }
+    // Units no script mentions: enabled only when a preset rule explicitly
+    // enables them (a final `disable *` turns "no rule matched" into no).
+    let mut explicit = input.presets.to_vec();
+    explicit.push(PresetRule {
+        enable: false,
+        pattern: "*".to_owned(),
+        instances: Vec::new(),
+        line: 0,
+    });
+    for name in units.keys() {
+        if !mentioned.contains(name.as_str()) && preset_enables(&explicit, name) {
+            to_enable.push((name.clone(), "preset".to_owned()));
+        }
+    }
+    let mut enabled = BTreeSet::new();
+    while let Some((name, source)) = to_enable.pop() {
+        if !enabled.insert(name.clone()) {
+            continue;
+        }
+        if !preset_enables(input.presets, &name) {
+            result.actions.push(PlannedAction::Described {
+                source: source.clone(),
+                what: format!("`{name}` is not enabled: a preset rule in the root disables it"),
+            });
+            continue;
+        }
+        let template = name.split_once('@').map(|(prefix, rest)| {
+            format!(
+                "{prefix}@{}",
+                rest.rsplit_once('.').map_or("", |(_, suffix)| suffix)
+            )
+        });
+        let found = units.get(&name).or_else(|| {
+            template
+                .as_ref()
+                .and_then(|template| units.get(&template.replace('@', "@.")))
+        });
+        let Some((path, unit)) = found else {
+            result.actions.push(PlannedAction::Described {
+                source,
+                what: format!("`{name}` is not a unit this package ships: not enabled"),
+            });
+            continue;
+        };
+        match enablement(&name, path, unit) {
+            Ok(links) => {
+                let mut symlinks = Vec::new();
+                for symlink in links.symlinks {
+                    let decision =
+                        judge.place(input.package, input.repo, &symlink.link, EntryKind::Symlink);
+                    if !allowed(&decision) {
+                        result.problems.push(denied(
+                            input.package,
+                            format!("enablement symlink `{}` of `{name}`", symlink.link),
+                            &decision,
+                        ));
+                    }
+                    symlinks.push(ActionSymlink {
+                        link: symlink.link,
+                        target: symlink.target,
+                    });
+                }
+                for also in links.also {
+                    to_enable.push((also, format!("`Also=` of `{name}`")));
+                }
+                result.actions.push(PlannedAction::EnableUnit {
+                    unit: name,
+                    source,
+                    symlinks,
+                });
+            }
+            Err(error) => result.problems.push(Problem::Denied {
+                package: input.package.name.clone(),
+                item: format!("enable `{name}`"),
+                because: error.to_string(),
+                hint: None,
+            }),
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The declarative actions of an install plan: gathers what the pure
+//! planner (`pkgward_plan::actions::plan_actions`) needs from the root (its
+//! preset files, the unit names that already exist there) and adds each
+//! package's judged actions, and every refusal, to the plan.
+
+use anyhow::Context;
+use pkgward_engine::Root;
+use pkgward_package::Package;
+use pkgward_plan::actions::{plan_actions, ActionInput, ActionJudge};
+use pkgward_plan::Plan;
+use pkgward_policy::footprint::DeclarationFile;
+use std::collections::BTreeMap;
+
+/// Reads the root's presets (a broken preset file is an error naming it).
+fn presets(root: &Root) -> anyhow::Result<Vec<pkgward_actions::units::PresetRule>> {
+    let mut rules = Vec::new();
+    for (path, bytes) in pkgward_engine::actions::preset_files(root)? {
+        let text = String::from_utf8_lossy(&bytes);
+        rules.extend(
+            pkgward_actions::units::parse_presets(&path, &text)
+                .with_context(|| format!("cannot read the preset file `{path}`"))?,
+        );
+    }
+    Ok(rules)
+}
+
+/// The system unit names a package's files declare, with their `Alias=` names.
+fn unit_names(declarations: &[DeclarationFile]) -> (Vec<String>, Vec<String>) {
+    let mut units = Vec::new();
+    let mut aliases = Vec::new();
+    for file in declarations {
+        let Some((directory, name)) = file.path.rsplit_once('/') else {
+            continue;
+        };
+        if !directory.ends_with("/systemd/system") {
+            continue;
+        }
+        units.push(name.to_owned());
+        if let Ok(unit) =
+            pkgward_actions::units::parse_unit(&file.path, &String::from_utf8_lossy(&file.bytes))
+        {
+            aliases.extend(
+                unit.list("Install", "Alias")
+                    .into_iter()
+                    .map(|(alias, _)| alias),
+            );
+        }
+    }
+    (units, aliases)
+}
+
+/// Plans, judges and records the actions of every package of `plan`.
+pub(crate) fn plan_package_actions(
+    root: &Root,
+    plan: &mut Plan,
+    packages: &[Package],
+    declarations: &[Vec<DeclarationFile>],
+    compiled: &pkgward_policy::CompiledPolicy,
+    judge: &dyn ActionJudge,
+) -> anyhow::Result<()> {
+    let presets = presets(root)?;
+    let names: Vec<(Vec<String>, Vec<String>)> =
+        declarations.iter().map(|files| unit_names(files)).collect();
+    let mut problems = Vec::new();
+    for planned in &mut plan.packages {
+        let Some(index) = packages.iter().position(|package| {
+            package.name == planned.name && package.artifact_sha256 == planned.artifact_sha256
+        }) else {
+            continue;
+        };
+        let (own_units, aliases) = &names[index];
+        let mut foreign_units = BTreeMap::new();
+        for alias in aliases {
+            if own_units.contains(alias) {
+                continue;
+            }
+            if let Some(path) = pkgward_engine::actions::existing_unit(root, alias)? {
+                foreign_units.insert(alias.clone(), format!("exists at `{path}`"));
+            }
+            for (other, (units, _)) in names.iter().enumerate() {
+                if other != index && units.contains(alias) {
+                    foreign_units.insert(
+                        alias.clone(),
+                        format!("shipped by `{}`", packages[other].name),
+                    );
+                }
+            }
+        }
+        let footprint = pkgward_policy::footprint::footprint_with(
+            &packages[index],
+            &declarations[index],
+            compiled,
+        );
+        let planned_actions = plan_actions(
+            &ActionInput {
+                package: &packages[index],
+                repo: &planned.repo,
+                declarations: &declarations[index],
+                services: &footprint.services,
+                placements: &planned.placements,
+                presets: &presets,
+                foreign_units: &foreign_units,
+            },
+            judge,
+        );
+        planned.actions = planned_actions.actions;
+        planned.decisions.extend(planned_actions.decisions);
+        problems.extend(planned_actions.problems);
+    }
+    plan.problems.extend(problems);
+    Ok(())
+}
