@@ -780,9 +780,21 @@ fn run_step(root: &Root, staging: Option<&OwnedFd>, step: &Step) -> Result<(), E
                 )),
             }
         }
-        Step::AccountFiles { files } => crate::actions::place_account_files(root, staging, files),
-        Step::Symlink { path, target } => crate::actions::make_symlink(root, path, target),
-        Step::RemoveSymlink { path, target } => crate::actions::remove_symlink(root, path, target),
+        Step::AccountFiles { files } => {
+            crate::actions::place_account_files(root, staging, files)?;
+            failpoint("commit-action-step");
+            Ok(())
+        }
+        Step::Symlink { path, target } => {
+            crate::actions::make_symlink(root, path, target)?;
+            failpoint("commit-action-step");
+            Ok(())
+        }
+        Step::RemoveSymlink { path, target } => {
+            crate::actions::remove_symlink(root, path, target)?;
+            failpoint("commit-action-step");
+            Ok(())
+        }
     }
 }
 

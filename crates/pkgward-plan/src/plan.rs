@@ -347,6 +347,13 @@ impl Plan {
             for path in &removal.keep_conffiles {
                 let _ = writeln!(text, "  keep modified conffile: {path}");
             }
+            for symlink in &removal.remove_links {
+                let _ = writeln!(
+                    text,
+                    "  remove link: {} -> {}",
+                    symlink.link, symlink.target
+                );
+            }
         }
         if !self.problems.is_empty() {
             let _ = writeln!(

@@ -110,3 +110,22 @@ pub(crate) fn plan_package_actions(
     plan.problems.extend(problems);
     Ok(())
 }
+
+/// Fills in each removal's `remove_links` from the actions recorded at
+/// install: the enablement symlinks go with the package. Accounts stay, as
+/// with Debian's packages (files may still be owned by them).
+pub(crate) fn add_removal_links(
+    database: &pkgward_db::Database,
+    plan: &mut Plan,
+) -> anyhow::Result<()> {
+    for removal in &mut plan.removals {
+        for record in database.actions(&removal.name)? {
+            let action: pkgward_plan::actions::PlannedAction = serde_json::from_str(&record.detail)
+                .with_context(|| format!("recorded action of `{}` is not valid", removal.name))?;
+            if let pkgward_plan::actions::PlannedAction::EnableUnit { symlinks, .. } = action {
+                removal.remove_links.extend(symlinks);
+            }
+        }
+    }
+    Ok(())
+}
