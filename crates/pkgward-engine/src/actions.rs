@@ -24,7 +24,7 @@ use crate::EngineError;
 use pkgward_actions::sysusers::{
     parse_sysusers, plan_account_edit, AccountEditConfig, AccountFiles, CreatedAccount,
 };
-use pkgward_plan::actions::PlannedAction;
+use pkgward_plan::actions::{CreateKind, PlannedAction};
 use pkgward_plan::Plan;
 use rustix::fs::{fchmod, fchown, fstat, openat, FlockOperation, Gid, Mode, OFlags, Uid};
 use rustix::io::Errno;
@@ -270,13 +270,116 @@ pub(crate) fn prepare_actions(
         )
     };
     let mut last_steps = Vec::new();
-    for package in &plan.packages {
-        for action in &package.actions {
-            if let PlannedAction::EnableUnit { symlinks, .. } = action {
-                last_steps.extend(symlinks.iter().map(|symlink| Step::Symlink {
-                    path: symlink.link.clone(),
-                    target: symlink.target.clone(),
-                }));
+    for (package_index, package) in plan.packages.iter().enumerate() {
+        for (action_index, action) in package.actions.iter().enumerate() {
+            match action {
+                PlannedAction::EnableUnit { symlinks, .. } => {
+                    last_steps.extend(symlinks.iter().map(|symlink| Step::Symlink {
+                        path: symlink.link.clone(),
+                        target: symlink.target.clone(),
+                    }));
+                }
+                PlannedAction::CreatePath {
+                    path,
+                    kind,
+                    mode,
+                    owner,
+                    group,
+                    argument,
+                    ..
+                } => {
+                    let ids = accounts.resolve(owner, group);
+                    if let Some(note) = ids.note {
+                        notices.push(format!("{}: `{path}`: {note}", package.name));
+                    }
+                    let staged = format!("action-{package_index}-{action_index}");
+                    let current = CurrentFile {
+                        bytes: None,
+                        mode: *mode & 0o7777,
+                        uid: ids.uid,
+                        gid: ids.gid,
+                    };
+                    match kind {
+                        CreateKind::Directory => last_steps.push(Step::MakeDirectory {
+                            path: path.clone(),
+                            mode: *mode & 0o7777,
+                            uid: ids.uid,
+                            gid: ids.gid,
+                        }),
+                        CreateKind::File => {
+                            let content = argument.as_deref().unwrap_or_default();
+                            stage_bytes(
+                                staging,
+                                &staged,
+                                path,
+                                content.as_bytes(),
+                                &current,
+                                fsync,
+                            )?;
+                            last_steps.push(Step::PlaceIfAbsent {
+                                staged,
+                                path: path.clone(),
+                            });
+                        }
+                        CreateKind::Copy => {
+                            let from = argument.as_deref().unwrap_or_default();
+                            let Some(mut file) = root.open_regular_file(from)? else {
+                                notices.push(format!(
+                                    "{}: `{path}` not created: copy source `{from}` is not a regular file in the root",
+                                    package.name
+                                ));
+                                continue;
+                            };
+                            let mut bytes = Vec::new();
+                            file.read_to_end(&mut bytes)
+                                .map_err(|source| EngineError::Read {
+                                    path: from.to_owned(),
+                                    source,
+                                })?;
+                            stage_bytes(staging, &staged, path, &bytes, &current, fsync)?;
+                            last_steps.push(Step::PlaceIfAbsent {
+                                staged,
+                                path: path.clone(),
+                            });
+                        }
+                        CreateKind::Symlink => {
+                            let target = argument.as_deref().unwrap_or_default();
+                            rustix::fs::symlinkat(target, staging, staged.as_str()).map_err(
+                                |errno| {
+                                    EngineError::io(format!("cannot stage symlink `{path}`"), errno)
+                                },
+                            )?;
+                            last_steps.push(Step::PlaceIfAbsent {
+                                staged,
+                                path: path.clone(),
+                            });
+                        }
+                    }
+                }
+                PlannedAction::SetAttributes {
+                    path,
+                    owner,
+                    group,
+                    mode,
+                    ..
+                } => {
+                    let ids = accounts.resolve(
+                        owner.as_deref().unwrap_or("root"),
+                        group.as_deref().unwrap_or("root"),
+                    );
+                    if let Some(note) = ids.note {
+                        // Never give a mode (setgid above all) to a fallback owner.
+                        notices.push(format!("{}: `{path}` left as it is: {note}", package.name));
+                        continue;
+                    }
+                    last_steps.push(Step::SetAttributes {
+                        path: path.clone(),
+                        uid: owner.as_ref().map(|_| ids.uid),
+                        gid: group.as_ref().map(|_| ids.gid),
+                        mode: *mode,
+                    });
+                }
+                PlannedAction::Accounts { .. } | PlannedAction::Described { .. } => {}
             }
         }
     }
@@ -452,4 +555,90 @@ pub fn existing_unit(root: &Root, name: &str) -> Result<Option<String>, EngineEr
         }
     }
     Ok(None)
+}
+
+/// Renames `staged` to `path` unless something is there already.
+pub(crate) fn place_if_absent(
+    root: &Root,
+    staging: Option<&OwnedFd>,
+    staged: &str,
+    path: &str,
+) -> Result<(), EngineError> {
+    let Some(staging) = staging else {
+        return Ok(());
+    };
+    match rustix::fs::statat(staging, staged, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(_) => {}
+        Err(Errno::NOENT) => return Ok(()),
+        Err(errno) => {
+            return Err(EngineError::io(
+                format!("cannot stat the staged copy of `{path}`"),
+                errno,
+            ))
+        }
+    }
+    let (parent, leaf) = root
+        .parent(path, Some(DirectoryCreation::DEFAULT))?
+        .expect("created when missing");
+    match rustix::fs::renameat_with(
+        staging,
+        staged,
+        &parent.fd,
+        leaf.as_str(),
+        rustix::fs::RenameFlags::NOREPLACE,
+    ) {
+        Ok(()) => Ok(()),
+        Err(Errno::EXIST) => rustix::fs::unlinkat(staging, staged, rustix::fs::AtFlags::empty())
+            .map_err(|errno| {
+                EngineError::io(format!("cannot drop the staged copy of `{path}`"), errno)
+            }),
+        Err(errno) => Err(EngineError::io(
+            format!("cannot move `{path}` into place"),
+            errno,
+        )),
+    }
+}
+
+/// Sets owner, group and mode of `path`; a missing path is left missing.
+pub(crate) fn set_attributes(
+    root: &Root,
+    path: &str,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    mode: Option<u32>,
+) -> Result<(), EngineError> {
+    use rustix::fs::{AtFlags, FileType};
+    let Some((parent, leaf)) = root.parent(path, None)? else {
+        return Ok(());
+    };
+    let status = match rustix::fs::statat(&parent.fd, leaf.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(status) => status,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(errno) => return Err(EngineError::io(format!("cannot stat `{path}`"), errno)),
+    };
+    let io = |errno| EngineError::io(format!("cannot set the attributes of `{path}`"), errno);
+    if uid.is_some() || gid.is_some() {
+        rustix::fs::chownat(
+            &parent.fd,
+            leaf.as_str(),
+            uid.map(Uid::from_raw),
+            gid.map(Gid::from_raw),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(io)?;
+    }
+    // chown clears setuid/setgid bits, so the mode comes last; a symlink
+    // has no mode of its own (and chmod would follow it).
+    if let Some(mode) = mode {
+        if FileType::from_raw_mode(status.st_mode) != FileType::Symlink {
+            rustix::fs::chmodat(
+                &parent.fd,
+                leaf.as_str(),
+                Mode::from_raw_mode(mode & 0o7777),
+                AtFlags::empty(),
+            )
+            .map_err(io)?;
+        }
+    }
+    Ok(())
 }

@@ -45,6 +45,17 @@ pub enum Step {
     Symlink { path: String, target: String },
     /// Delete the symlink `path` if it still points to `target`.
     RemoveSymlink { path: String, target: String },
+    /// Rename `staged` to `path` only if nothing is at `path` (`tmpfiles.d`
+    /// `f`/`L`/`C`): an existing object is kept and the staged one dropped.
+    PlaceIfAbsent { staged: String, path: String },
+    /// Set owner/group/mode of `path` (never through a final symlink; the
+    /// mode is not applied to symlinks).
+    SetAttributes {
+        path: String,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        mode: Option<u32>,
+    },
 }
 
 /// One account file staged at prepare.

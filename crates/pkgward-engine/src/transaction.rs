@@ -646,6 +646,9 @@ fn preflight(root: &Root, steps: &[Step]) -> Result<(), EngineError> {
             Step::Symlink { path, target } => {
                 crate::actions::preflight_symlink(root, path, target)?;
             }
+            Step::PlaceIfAbsent { path, .. } | Step::SetAttributes { path, .. } => {
+                root.canonical_path(path, false)?;
+            }
             Step::Remove { .. }
             | Step::RemoveDirectory { .. }
             | Step::AccountFiles { .. }
@@ -792,6 +795,21 @@ fn run_step(root: &Root, staging: Option<&OwnedFd>, step: &Step) -> Result<(), E
         }
         Step::RemoveSymlink { path, target } => {
             crate::actions::remove_symlink(root, path, target)?;
+            failpoint("commit-action-step");
+            Ok(())
+        }
+        Step::PlaceIfAbsent { staged, path } => {
+            crate::actions::place_if_absent(root, staging, staged, path)?;
+            failpoint("commit-action-step");
+            Ok(())
+        }
+        Step::SetAttributes {
+            path,
+            uid,
+            gid,
+            mode,
+        } => {
+            crate::actions::set_attributes(root, path, *uid, *gid, *mode)?;
             failpoint("commit-action-step");
             Ok(())
         }
@@ -944,7 +962,9 @@ fn sync_changed_directories(root: &Root, steps: &[Step]) -> Result<(), EngineErr
             | Step::Remove { path }
             | Step::RemoveDirectory { path }
             | Step::Symlink { path, .. }
-            | Step::RemoveSymlink { path, .. } => vec![path],
+            | Step::RemoveSymlink { path, .. }
+            | Step::PlaceIfAbsent { path, .. }
+            | Step::SetAttributes { path, .. } => vec![path],
             Step::AccountFiles { files } => files.iter().map(|file| &file.path).collect(),
         };
         for path in paths {

@@ -66,8 +66,40 @@ pub enum PlannedAction {
         source: String,
         symlinks: Vec<ActionSymlink>,
     },
+    /// Create `path` if it is missing (`tmpfiles.d` `d`/`D`/`f`/`L`/`C`,
+    /// `mkdir -p`/`install -d`); an existing object is left as it is.
+    CreatePath {
+        source: String,
+        path: String,
+        kind: CreateKind,
+        mode: u32,
+        owner: String,
+        group: String,
+        /// File content (`f`), symlink target (`L`) or copy source (`C`).
+        argument: Option<String>,
+    },
+    /// Set owner, group and/or mode of an existing path (`tmpfiles.d` `z`,
+    /// `dpkg-statoverride --add`, `chown`, `chmod` with an octal mode).
+    SetAttributes {
+        source: String,
+        path: String,
+        owner: Option<String>,
+        group: Option<String>,
+        mode: Option<u32>,
+    },
     /// Something a script asks for that pkgward records but does not do.
     Described { source: String, what: String },
+}
+
+/// What [`PlannedAction::CreatePath`] creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CreateKind {
+    Directory,
+    File,
+    Symlink,
+    /// A copy of the regular file named by `argument`, read from the root.
+    Copy,
 }
 
 impl fmt::Display for PlannedAction {
@@ -95,6 +127,37 @@ impl fmt::Display for PlannedAction {
                 }
                 Ok(())
             }
+            PlannedAction::CreatePath {
+                source,
+                path,
+                kind,
+                mode,
+                owner,
+                group,
+                argument,
+            } => {
+                write!(
+                    formatter,
+                    "create {kind:?} {path} {mode:04o} {owner}:{group} ({source})"
+                )?;
+                if let Some(argument) = argument {
+                    write!(formatter, " from `{argument}`")?;
+                }
+                Ok(())
+            }
+            PlannedAction::SetAttributes {
+                source,
+                path,
+                owner,
+                group,
+                mode,
+            } => write!(
+                formatter,
+                "set {path} owner {} group {} mode {} ({source})",
+                owner.as_deref().unwrap_or("-"),
+                group.as_deref().unwrap_or("-"),
+                mode.map_or("-".to_owned(), |mode| format!("{mode:04o}"))
+            ),
             PlannedAction::Described { source, what } => {
                 write!(formatter, "not done ({source}): {what}")
             }
@@ -245,6 +308,8 @@ pub fn plan_actions(input: &ActionInput<'_>, judge: &dyn ActionJudge) -> Package
     let mut result = PackageActions::default();
     plan_accounts(input, judge, &mut result);
     plan_units(input, judge, &mut result);
+    plan_tmpfiles(input, judge, &mut result);
+    plan_path_attributes(input, judge, &mut result);
     result
 }
 
@@ -619,5 +684,400 @@ fn plan_units(input: &ActionInput<'_>, judge: &dyn ActionJudge, result: &mut Pac
                 hint: None,
             }),
         }
+    }
+}
+
+/// Whether `path` is a `tmpfiles.d` file (systemd reads only `*.conf`).
+pub fn is_tmpfiles_path(path: &str) -> bool {
+    let stripped = path.strip_prefix("/usr").unwrap_or(path);
+    (stripped.starts_with("/lib/tmpfiles.d/") || path.starts_with("/etc/tmpfiles.d/"))
+        && std::path::Path::new(path)
+            .extension()
+            .is_some_and(|extension| extension == "conf")
+}
+
+/// Judges the owner and group an action gives a path (`root` needs none).
+fn judge_owner(
+    input: &ActionInput<'_>,
+    judge: &dyn ActionJudge,
+    item: &str,
+    owner: Option<&str>,
+    group: Option<&str>,
+    result: &mut PackageActions,
+) -> bool {
+    let mut ok = true;
+    if let Some(owner) = owner.filter(|owner| !matches!(*owner, "root" | "0")) {
+        let decision = judge.user(input.package, input.repo, owner, false);
+        if !allowed(&decision) {
+            ok = false;
+            result.problems.push(denied(
+                input.package,
+                format!("owner `{owner}` of {item}"),
+                &decision,
+            ));
+        }
+    }
+    if let Some(group) = group.filter(|group| !matches!(*group, "root" | "0")) {
+        let decision = judge.group(input.package, input.repo, group);
+        if !allowed(&decision) {
+            ok = false;
+            result.problems.push(denied(
+                input.package,
+                format!("group `{group}` of {item}"),
+                &decision,
+            ));
+        }
+    }
+    ok
+}
+
+/// `tmpfiles.d` files the package ships: their create-type lines are
+/// carried out at install (what `systemd-tmpfiles --create FILE` does in
+/// the `dh_installtmpfiles` block); lines pkgward does not carry out are
+/// described.
+fn plan_tmpfiles(input: &ActionInput<'_>, judge: &dyn ActionJudge, result: &mut PackageActions) {
+    use pkgward_actions::tmpfiles::{
+        check_tmpfiles, parse_tmpfiles, plan_tmpfiles as plan_lines, TmpfilesAction, TmpfilesGrant,
+    };
+    for file in input.declarations {
+        if !is_tmpfiles_path(&file.path) {
+            continue;
+        }
+        let source = format!("`{}`", file.path);
+        let text = String::from_utf8_lossy(&file.bytes);
+        let parsed = parse_tmpfiles(&file.path, &text).and_then(|entries| {
+            let actions = plan_lines(&entries)?;
+            Ok((entries, actions))
+        });
+        let (entries, actions) = match parsed {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                result.problems.push(Problem::Denied {
+                    package: input.package.name.clone(),
+                    item: format!("{source} line {}", error.line),
+                    because: error.reason,
+                    hint: None,
+                });
+                continue;
+            }
+        };
+        // Paths are judged like placements (guarded locations need their
+        // grant); owners like accounts; the structural checks (`/`,
+        // world-writable, device nodes, setuid) come from pkgward-actions.
+        let mut grant = TmpfilesGrant::default();
+        let mut refused = false;
+        for entry in &entries {
+            let decision = judge.place(input.package, input.repo, &entry.path, EntryKind::File);
+            if allowed(&decision) {
+                grant.paths.push(entry.path.clone());
+            } else {
+                refused = true;
+                result.problems.push(denied(
+                    input.package,
+                    format!("`{}` ({source} line {})", entry.path, entry.line),
+                    &decision,
+                ));
+            }
+            let item = format!("`{}` ({source} line {})", entry.path, entry.line);
+            if judge_owner(
+                input,
+                judge,
+                &item,
+                entry.user.as_deref(),
+                entry.group.as_deref(),
+                result,
+            ) {
+                grant.users.extend(entry.user.clone());
+                grant.groups.extend(entry.group.clone());
+            } else {
+                refused = true;
+            }
+        }
+        for refusal in check_tmpfiles(&file.path, &entries, &grant) {
+            if refusal.reason.contains("outside the package's grants")
+                || refusal.reason.contains("is not granted")
+            {
+                continue;
+            }
+            refused = true;
+            result.problems.push(Problem::Denied {
+                package: input.package.name.clone(),
+                item: format!("`{}` ({source} line {})", refusal.directive, refusal.line),
+                because: refusal.reason,
+                hint: refusal.hint,
+            });
+        }
+        if refused {
+            continue;
+        }
+        for action in actions {
+            let create = |path: String, kind, mode, owner: String, group: String, argument| {
+                PlannedAction::CreatePath {
+                    source: source.clone(),
+                    path,
+                    kind,
+                    mode,
+                    owner,
+                    group,
+                    argument,
+                }
+            };
+            result.actions.push(match action {
+                TmpfilesAction::CreateDirectory {
+                    path,
+                    mode,
+                    user,
+                    group,
+                    ..
+                } => create(path, CreateKind::Directory, mode, user, group, None),
+                TmpfilesAction::CreateFile {
+                    path,
+                    mode,
+                    user,
+                    group,
+                    content,
+                    truncate: false,
+                } => create(path, CreateKind::File, mode, user, group, content),
+                TmpfilesAction::CreateSymlink {
+                    path,
+                    target,
+                    replace: false,
+                } => create(
+                    path,
+                    CreateKind::Symlink,
+                    0o777,
+                    "root".to_owned(),
+                    "root".to_owned(),
+                    Some(target),
+                ),
+                TmpfilesAction::Copy {
+                    path,
+                    source: from,
+                    replace: false,
+                } => create(
+                    path,
+                    CreateKind::Copy,
+                    0o644,
+                    "root".to_owned(),
+                    "root".to_owned(),
+                    Some(from),
+                ),
+                TmpfilesAction::AdjustOwnership { path, .. }
+                    if !own_paths(input, &result.actions).contains(&path) =>
+                {
+                    PlannedAction::Described {
+                        source: source.clone(),
+                        what: format!("`{path}` is not a path this package ships or creates: its owner and mode are left as they are"),
+                    }
+                }
+                TmpfilesAction::AdjustOwnership {
+                    path,
+                    mode,
+                    user,
+                    group,
+                    recursive: false,
+                } => PlannedAction::SetAttributes {
+                    source: source.clone(),
+                    path,
+                    owner: user,
+                    group,
+                    mode,
+                },
+                other => PlannedAction::Described {
+                    source: source.clone(),
+                    what: format!(
+                        "{}: done by `systemd-tmpfiles` at boot, not at install",
+                        serde_json::to_string(&other).unwrap_or_default()
+                    ),
+                },
+            });
+        }
+    }
+}
+
+/// The paths a package ships or its earlier actions create.
+fn own_paths(input: &ActionInput<'_>, actions: &[PlannedAction]) -> BTreeSet<String> {
+    let mut own: BTreeSet<String> = input
+        .placements
+        .iter()
+        .flat_map(|placement| [placement.path.clone(), placement.shipped_path.clone()])
+        .collect();
+    for action in actions {
+        if let PlannedAction::CreatePath { path, .. } = action {
+            own.insert(path.clone());
+        }
+    }
+    own
+}
+
+/// An octal mode as scripts write it (`0750`, `2755`); symbolic modes
+/// (`+x`, `u+s`) are not translated.
+fn octal_mode(text: &str) -> Option<u32> {
+    (!text.is_empty() && text.len() <= 5 && text.bytes().all(|byte| (b'0'..=b'7').contains(&byte)))
+        .then(|| u32::from_str_radix(text, 8).ok())
+        .flatten()
+        .filter(|mode| *mode <= 0o7777)
+}
+
+/// `dpkg-statoverride --add`, `chown`, `chmod` and `mkdir -p`/`install -d`
+/// from `preinst`/`postinst`, on the package's own paths only: a path it
+/// ships, or one an earlier action of it creates. Setuid/setgid bits need
+/// the `setuid` grant for that path; owners and groups need their grants.
+fn plan_path_attributes(
+    input: &ActionInput<'_>,
+    judge: &dyn ActionJudge,
+    result: &mut PackageActions,
+) {
+    let mut own = own_paths(input, &result.actions);
+    let mut directories: BTreeSet<String> = input
+        .placements
+        .iter()
+        .filter(|placement| placement.kind == crate::plan::PlacementKind::Dir)
+        .map(|placement| placement.path.clone())
+        .collect();
+    for action in &result.actions {
+        if let PlannedAction::CreatePath { path, kind, .. } = action {
+            if *kind == CreateKind::Directory {
+                directories.insert(path.clone());
+            }
+        }
+    }
+    let mut script_actions = install_script_actions(input.package);
+    // Directories first: `install -d DIR; chown … DIR` makes DIR its own.
+    script_actions
+        .sort_by_key(|(_, action)| !matches!(action, DerivedAction::CreateDirectory { .. }));
+    for (script, action) in script_actions {
+        let (path, owner, group, mode, create) = match &action {
+            DerivedAction::StatOverride {
+                owner,
+                group,
+                mode,
+                path,
+            } => (
+                path,
+                Some(owner.clone()),
+                Some(group.clone()),
+                Some(mode.clone()),
+                false,
+            ),
+            DerivedAction::SetMode { path, mode } => (path, None, None, Some(mode.clone()), false),
+            DerivedAction::SetOwner { path, owner } => {
+                let (user, group) = match owner.split_once([':', '.']) {
+                    Some((user, group)) => (user.to_owned(), Some(group.to_owned())),
+                    None => (owner.clone(), None),
+                };
+                (
+                    path,
+                    Some(user).filter(|user| !user.is_empty()),
+                    group,
+                    None,
+                    false,
+                )
+            }
+            DerivedAction::CreateDirectory {
+                path,
+                mode,
+                owner,
+                group,
+            } => (path, owner.clone(), group.clone(), mode.clone(), true),
+            _ => continue,
+        };
+        let source = format!(
+            "{script}: {}",
+            match &action {
+                DerivedAction::StatOverride { .. } => "dpkg-statoverride",
+                DerivedAction::SetMode { .. } => "chmod",
+                DerivedAction::SetOwner { .. } => "chown",
+                _ => "mkdir -p",
+            }
+        );
+        let numeric_mode = match mode.as_deref().map(octal_mode) {
+            Some(None) => {
+                result.actions.push(PlannedAction::Described {
+                    source,
+                    what: format!(
+                        "mode `{}` on `{path}` is not an octal mode: not translated",
+                        mode.unwrap_or_default()
+                    ),
+                });
+                continue;
+            }
+            Some(Some(mode)) => Some(mode),
+            None => None,
+        };
+        let item = format!("`{path}` ({source})");
+        if create && !own.contains(path.as_str()) {
+            let decision = judge.place(input.package, input.repo, path, EntryKind::File);
+            if !allowed(&decision) {
+                result.problems.push(denied(input.package, item, &decision));
+                continue;
+            }
+            own.insert(path.clone());
+            directories.insert(path.clone());
+            result.actions.push(PlannedAction::CreatePath {
+                source: source.clone(),
+                path: path.clone(),
+                kind: CreateKind::Directory,
+                mode: numeric_mode.unwrap_or(0o755),
+                owner: owner.clone().unwrap_or_else(|| "root".to_owned()),
+                group: group.clone().unwrap_or_else(|| "root".to_owned()),
+                argument: None,
+            });
+            continue;
+        }
+        if create && owner.is_none() && group.is_none() && numeric_mode.is_none() {
+            // `mkdir -p` of a directory the package ships: nothing to do.
+            continue;
+        }
+        if !own.contains(path.as_str()) {
+            // Never carried out. On a guarded path (`/etc/shadow`, sudoers, …)
+            // the request refuses the plan; elsewhere (files the scripts'
+            // residue or ucf create later) it is only reported.
+            let decision = judge.place(input.package, input.repo, path, EntryKind::File);
+            if allowed(&decision) {
+                result.actions.push(PlannedAction::Described {
+                    source,
+                    what: format!("`{path}` is not a path this package ships or creates: its owner and mode are left as they are"),
+                });
+            } else {
+                result.problems.push(denied(input.package, item, &decision));
+            }
+            continue;
+        }
+        // setgid on a directory only passes its group on to new files; on
+        // files (and setuid anywhere) it is a privilege and needs the grant.
+        let privileged_bits = if directories.contains(path.as_str()) {
+            0o4000
+        } else {
+            0o6000
+        };
+        if numeric_mode.is_some_and(|mode| mode & privileged_bits != 0) {
+            let decision = judge.setuid(input.package, input.repo, path);
+            if !allowed(&decision) {
+                result.problems.push(denied(
+                    input.package,
+                    format!("setuid/setgid mode on {item}"),
+                    &decision,
+                ));
+                continue;
+            }
+        }
+        if !judge_owner(
+            input,
+            judge,
+            &item,
+            owner.as_deref(),
+            group.as_deref(),
+            result,
+        ) {
+            continue;
+        }
+        result.actions.push(PlannedAction::SetAttributes {
+            source,
+            path: path.clone(),
+            owner,
+            group,
+            mode: numeric_mode,
+        });
     }
 }

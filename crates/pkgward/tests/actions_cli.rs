@@ -261,7 +261,27 @@ fn accounts_are_created_before_the_packages_files_are_owned_and_units_enabled() 
 /// Each refusal: exit status 1, the problem names what and why, a `hint:`,
 /// and the root is byte-identical afterwards.
 fn assert_refused(deb: &ServiceDeb<'_>, extra_root: &[(&str, &str)], expected: &[&str]) {
+    assert_refused_with(deb, extra_root, expected, &[]);
+}
+
+/// The embedded default's grant plus the `tmpfiles` guarded location, so a
+/// tmpfiles.d file is judged on its content.
+const TMPFILES_GRANTS: &str = "[[grant]]\npackage = \"*\"\npaths = [\"/**\"]\nguarded = [\"systemd-units\", \"sysusers\", \"tmpfiles\"]\nusers = [\"*\"]\ngroups = [\"*\"]\nservices = [\"*\"]\nscripts = \"sandboxed\"\n";
+
+fn grants_file(directory: &Path) -> PathBuf {
+    let path = directory.join("grants.toml");
+    std::fs::write(&path, TMPFILES_GRANTS).unwrap();
+    path
+}
+
+fn assert_refused_with(
+    deb: &ServiceDeb<'_>,
+    extra_root: &[(&str, &str)],
+    expected: &[&str],
+    arguments: &[&str],
+) {
     let work = tempfile::tempdir().unwrap();
+    let grants = grants_file(work.path());
     let deb = build(work.path(), deb);
     let root = seeded_root();
     for (path, content) in extra_root {
@@ -270,12 +290,20 @@ fn assert_refused(deb: &ServiceDeb<'_>, extra_root: &[(&str, &str)], expected: &
         std::fs::write(path, content).unwrap();
     }
     let before = manifest(root.path());
-    let output = pkgward(&[
+    let mut all = vec![
         "install",
         "--root",
         root.path().to_str().unwrap(),
         deb.to_str().unwrap(),
-    ]);
+    ];
+    for argument in arguments {
+        all.push(if *argument == "GRANTS" {
+            grants.to_str().unwrap()
+        } else {
+            argument
+        });
+    }
+    let output = pkgward(&all);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(stderr.contains("error: refused"), "{stderr}");
@@ -397,6 +425,129 @@ fn adduser_into_the_sudo_group_is_refused() {
 }
 
 #[test]
+fn tmpfiles_lines_and_script_path_attributes_are_carried_out_at_install() {
+    require_root!();
+    let work = tempfile::tempdir().unwrap();
+    let deb = build(
+        work.path(),
+        &ServiceDeb {
+            name: "svc",
+            files: &[
+                ("/usr/lib/sysusers.d/svc.conf", "root", "u svc -\n"),
+                (
+                    "/usr/lib/tmpfiles.d/svc.conf",
+                    "root",
+                    "d /var/cache/svc 0750 svc svc -\nf /etc/svc/default 0640 root svc - hello\nL /etc/svc/link - - - - /usr/share/svc/data\nC /etc/svc/copy - - - - /usr/share/svc/data\nz /usr/share/svc/data 0600 svc - -\nr /tmp/whatever\n",
+                ),
+                ("/usr/share/svc/data", "root", "data\n"),
+                ("/usr/bin/svc-tool", "root", "#!/bin/sh\n"),
+            ],
+            scripts: &[(
+                "postinst",
+                "#!/bin/sh\nset -e\ninstall -d -m 0755 /var/lib/svc\nchown svc:svc /var/lib/svc\nchmod 2750 /var/lib/svc\ndpkg-statoverride --update --add root svc 0750 /usr/bin/svc-tool\nchown svc /etc/passwd-not-mine\n",
+            )],
+        },
+    );
+    let root = seeded_root();
+    let root_path = root.path().to_str().unwrap();
+    std::fs::create_dir_all(root.path().join("etc/svc")).unwrap();
+    std::fs::write(root.path().join("etc/svc/copy"), "administrator's\n").unwrap();
+    let grants = grants_file(work.path());
+    let grants = grants.to_str().unwrap();
+    let installed = pkgward(&[
+        "install",
+        "--root",
+        root_path,
+        "--grants",
+        grants,
+        deb.to_str().unwrap(),
+    ]);
+    assert!(installed.status.success(), "{}", text(&installed));
+    let uid = uid_of(root.path(), "svc").unwrap();
+    let attributes = |path: &str| {
+        let metadata = std::fs::symlink_metadata(root.path().join(path)).unwrap();
+        (metadata.mode() & 0o7777, metadata.uid(), metadata.gid())
+    };
+    assert_eq!(attributes("var/cache/svc"), (0o750, uid, uid));
+    assert_eq!(attributes("etc/svc/default"), (0o640, 0, uid));
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("etc/svc/default")).unwrap(),
+        "hello"
+    );
+    assert_eq!(
+        std::fs::read_link(root.path().join("etc/svc/link")).unwrap(),
+        Path::new("/usr/share/svc/data")
+    );
+    // `C` without `+` keeps what is there.
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("etc/svc/copy")).unwrap(),
+        "administrator's\n"
+    );
+    assert_eq!(attributes("usr/share/svc/data"), (0o600, uid, 0));
+    assert_eq!(attributes("var/lib/svc"), (0o2750, uid, uid));
+    assert_eq!(attributes("usr/bin/svc-tool"), (0o750, 0, uid));
+    let dry = pkgward(&[
+        "install",
+        "--root",
+        root_path,
+        "--dry-run",
+        deb.to_str().unwrap(),
+    ]);
+    let plan = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        plan.contains("`/etc/passwd-not-mine` is not a path this package ships or creates"),
+        "{plan}"
+    );
+    assert!(!root.path().join("etc/passwd-not-mine").exists());
+}
+
+#[test]
+fn a_statoverride_adding_setuid_is_refused_without_a_setuid_grant() {
+    assert_refused(
+        &ServiceDeb {
+            name: "tool",
+            files: &[("/usr/bin/tool", "root", "#!/bin/sh\n")],
+            scripts: &[(
+                "postinst",
+                "#!/bin/sh\ndpkg-statoverride --update --add root root 4755 /usr/bin/tool\n",
+            )],
+        },
+        &[],
+        &[
+            "setuid/setgid mode on `/usr/bin/tool` (postinst: dpkg-statoverride)",
+            "denied by",
+        ],
+    );
+}
+
+#[test]
+fn a_chown_of_the_shadow_file_is_refused() {
+    assert_refused(
+        &ServiceDeb {
+            name: "tool",
+            files: &[("/usr/share/doc/tool/README", "root", "hi\n")],
+            scripts: &[("postinst", "#!/bin/sh\nchown nobody /etc/shadow\n")],
+        },
+        &[],
+        &["`/etc/shadow` (postinst: chown)", "account-database"],
+    );
+}
+
+#[test]
+fn a_tmpfiles_line_on_the_whole_root_is_refused() {
+    assert_refused_with(
+        &ServiceDeb {
+            name: "tool",
+            files: &[("/usr/lib/tmpfiles.d/tool.conf", "root", "Z / 0777 - - -\n")],
+            scripts: &[],
+        },
+        &[],
+        &["`Z` (`/usr/lib/tmpfiles.d/tool.conf` line 1)", "on `/`"],
+        &["--grants", "GRANTS"],
+    );
+}
+
+#[test]
 fn a_crash_in_the_middle_of_the_action_steps_is_rolled_forward_by_recover() {
     require_root!();
     let work = tempfile::tempdir().unwrap();
@@ -424,7 +575,14 @@ fn a_crash_in_the_middle_of_the_action_steps_is_rolled_forward_by_recover() {
         );
         assert_eq!(uid_of(root.path(), "svc"), Some(999), "{failpoint}");
         let passwd = std::fs::read_to_string(root.path().join("etc/passwd")).unwrap();
-        assert_eq!(passwd.lines().filter(|line| line.starts_with("svc:")).count(), 1, "{failpoint}: {passwd}");
+        assert_eq!(
+            passwd
+                .lines()
+                .filter(|line| line.starts_with("svc:"))
+                .count(),
+            1,
+            "{failpoint}: {passwd}"
+        );
         for link in [
             "etc/systemd/system/multi-user.target.wants/svc.service",
             "etc/systemd/system/svc-alias.service",
@@ -522,7 +680,7 @@ fn the_five_corpus_services_get_their_accounts_and_enablement_declaratively() {
     // init scripts, PAM and D-Bus files: the grant names all of it.
     std::fs::write(
         &grants,
-        "[[grant]]\npackage = \"*\"\npaths = [\"/**\"]\nguarded = [\"*\"]\nusers = [\"*\", \"root\"]\ngroups = [\"*\"]\nservices = [\"*\"]\nscripts = \"sandboxed\"\n",
+        "[[grant]]\npackage = \"*\"\npaths = [\"/**\"]\nguarded = [\"*\"]\nusers = [\"*\", \"root\"]\ngroups = [\"*\", \"adm\"]\nservices = [\"*\"]\nsetuid = [\"/usr/bin/crontab\"]\nscripts = \"sandboxed\"\n",
     )
     .unwrap();
     let root_path = root.path().to_str().unwrap().to_owned();
@@ -571,6 +729,33 @@ fn the_five_corpus_services_get_their_accounts_and_enablement_declaratively() {
         assert!(shadow.contains(&format!("{user}:!*:")), "{shadow}");
     }
     assert!(gshadow.contains("netdev:!*::"), "{gshadow}");
+    // Path attributes from the scripts (redis-tools' `install -d`, `chown`,
+    // `chmod`; redis-server's `dpkg-statoverride`).
+    let redis = uid_of(root.path(), "redis").unwrap();
+    for (path, mode) in [
+        ("etc/redis", 0o2770),
+        ("var/lib/redis", 0o750),
+        ("var/log/redis", 0o2750),
+        ("etc/redis/redis.conf", 0o640),
+    ] {
+        let metadata = std::fs::metadata(root.path().join(path)).unwrap();
+        assert_eq!(
+            (metadata.mode() & 0o7777, metadata.uid()),
+            (mode, redis),
+            "{path}"
+        );
+    }
+    let chrony = std::fs::metadata(root.path().join("var/lib/chrony")).unwrap();
+    assert_eq!(
+        (chrony.mode() & 0o7777, chrony.uid()),
+        (0o750, uid_of(root.path(), "_chrony").unwrap())
+    );
+    // `root:crontab 2755`: no package here creates `crontab`, so nothing is
+    // given to a fallback group.
+    let crontab = std::fs::metadata(root.path().join("usr/bin/crontab")).unwrap();
+    assert_eq!(crontab.mode() & 0o6000, 0);
+    let check = pkgward(&["check", "--root", &root_path]);
+    assert!(check.status.success(), "{}", text(&check));
     // No maintainer script ran: no host keys (ssh-keygen is postinst residue),
     // no System V links (update-rc.d was translated to nothing).
     assert!(!root.path().join("etc/ssh/ssh_host_ed25519_key").exists());

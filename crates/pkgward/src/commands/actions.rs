@@ -6,10 +6,12 @@
 use anyhow::Context;
 use pkgward_engine::Root;
 use pkgward_package::Package;
+use pkgward_plan::actions::PlannedAction;
 use pkgward_plan::actions::{plan_actions, ActionInput, ActionJudge};
+use pkgward_plan::PlacementKind;
 use pkgward_plan::Plan;
 use pkgward_policy::footprint::DeclarationFile;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Reads the root's presets (a broken preset file is an error naming it).
 fn presets(root: &Root) -> anyhow::Result<Vec<pkgward_actions::units::PresetRule>> {
@@ -108,6 +110,97 @@ pub(crate) fn plan_package_actions(
         problems.extend(planned_actions.problems);
     }
     plan.problems.extend(problems);
+    apply_attributes_to_placements(root, plan)?;
+    Ok(())
+}
+
+/// Names of accounts the plan's `Accounts` actions create.
+fn planned_account_names(plan: &Plan) -> (BTreeSet<String>, BTreeSet<String>) {
+    use pkgward_actions::sysusers::{parse_sysusers, PrimaryGroup, SysusersKind};
+    let mut users = BTreeSet::new();
+    let mut groups = BTreeSet::new();
+    for action in plan.packages.iter().flat_map(|planned| &planned.actions) {
+        let PlannedAction::Accounts { source, text } = action else {
+            continue;
+        };
+        for entry in parse_sysusers(source, text).unwrap_or_default() {
+            match entry.kind {
+                SysusersKind::User {
+                    name,
+                    primary_group,
+                    ..
+                } => {
+                    if primary_group == PrimaryGroup::SameName {
+                        groups.insert(name.clone());
+                    }
+                    users.insert(name);
+                }
+                SysusersKind::Group { name, .. } => {
+                    groups.insert(name);
+                }
+                SysusersKind::Member { .. } | SysusersKind::Range { .. } => {}
+            }
+        }
+    }
+    (users, groups)
+}
+
+/// Owner/group/mode actions on paths the package ships change those
+/// placements, so the files are staged with them and recorded as they are
+/// (`check` stays clean). An action naming an account that neither the root
+/// nor the transaction has is not carried out (described instead): pkgward
+/// never gives a mode, setgid above all, to a fallback owner.
+fn apply_attributes_to_placements(root: &Root, plan: &mut Plan) -> anyhow::Result<()> {
+    let accounts = pkgward_engine::accounts::Accounts::read(root)?;
+    let (new_users, new_groups) = planned_account_names(plan);
+    for planned in &mut plan.packages {
+        for action in &mut planned.actions {
+            let PlannedAction::SetAttributes {
+                source,
+                path,
+                owner,
+                group,
+                mode,
+            } = action
+            else {
+                continue;
+            };
+            let missing = owner
+                .iter()
+                .filter(|name| !accounts.knows_user(name) && !new_users.contains(*name))
+                .map(|name| format!("user `{name}`"))
+                .chain(
+                    group
+                        .iter()
+                        .filter(|name| !accounts.knows_group(name) && !new_groups.contains(*name))
+                        .map(|name| format!("group `{name}`")),
+                )
+                .collect::<Vec<_>>();
+            if !missing.is_empty() {
+                *action = PlannedAction::Described {
+                    source: source.clone(),
+                    what: format!(
+                        "`{path}` left as it is: {} exists neither in the root nor in this transaction",
+                        missing.join(" and ")
+                    ),
+                };
+                continue;
+            }
+            for placement in &mut planned.placements {
+                if placement.path == *path && placement.kind != PlacementKind::Symlink {
+                    if let Some(owner) = owner {
+                        placement.owner.clone_from(owner);
+                    }
+                    if let Some(group) = group {
+                        placement.group.clone_from(group);
+                    }
+                    if let Some(mode) = mode {
+                        placement.mode = *mode;
+                    }
+                }
+            }
+        }
+    }
     Ok(())
 }
 
