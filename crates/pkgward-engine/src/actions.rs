@@ -379,10 +379,13 @@ pub(crate) fn prepare_actions(
                         mode: *mode,
                     });
                 }
-                PlannedAction::Accounts { .. } | PlannedAction::Described { .. } => {}
+                PlannedAction::Accounts { .. }
+                | PlannedAction::Alternative { .. }
+                | PlannedAction::Described { .. } => {}
             }
         }
     }
+    last_steps.extend(prepare_alternatives(root, staging, plan, fsync)?);
     for removal in &plan.removals {
         last_steps.extend(
             removal
@@ -641,4 +644,190 @@ pub(crate) fn set_attributes(
         }
     }
     Ok(())
+}
+
+/// One alternative group as the transaction sees it while planning.
+struct AlternativeState {
+    group: Option<pkgward_actions::alternatives::AlternativeGroup>,
+    /// The current choice (`/etc/alternatives/NAME`'s target).
+    current: Option<String>,
+}
+
+/// Reads the root's admin file and current choice of alternative `name`.
+fn load_alternative(root: &Root, name: &str) -> Result<AlternativeState, EngineError> {
+    use pkgward_actions::alternatives::{
+        parse_alternative, ADMIN_DIRECTORY, ALTERNATIVES_DIRECTORY,
+    };
+    let admin = format!("{ADMIN_DIRECTORY}/{name}");
+    let group = match root.open_regular_file(&admin)? {
+        None => None,
+        Some(mut file) => {
+            let mut text = String::new();
+            file.read_to_string(&mut text)
+                .map_err(|source| EngineError::Read {
+                    path: admin.clone(),
+                    source,
+                })?;
+            Some(
+                parse_alternative(name, &text).map_err(|error| EngineError::Action {
+                    what: format!("cannot read `{admin}`"),
+                    reason: error.to_string(),
+                })?,
+            )
+        }
+    };
+    let current = root.symlink_target(&format!("{ALTERNATIVES_DIRECTORY}/{name}"))?;
+    Ok(AlternativeState { group, current })
+}
+
+/// Stages what one alternative operation changes and returns its steps;
+/// `state` becomes the state after it.
+fn stage_alternative(
+    root: &Root,
+    staging: &OwnedFd,
+    name: &str,
+    outcome: &pkgward_actions::alternatives::AlternativePlan,
+    state: &mut AlternativeState,
+    counter: &mut usize,
+    fsync: bool,
+) -> Result<Vec<Step>, EngineError> {
+    use pkgward_actions::alternatives::{parse_alternative, ADMIN_DIRECTORY};
+    let mut steps = Vec::new();
+    let admin = format!("{ADMIN_DIRECTORY}/{name}");
+    if let Some(text) = &outcome.admin_file {
+        *counter += 1;
+        let staged = format!("alternative-{counter}");
+        let current = CurrentFile {
+            bytes: None,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        };
+        stage_bytes(staging, &staged, &admin, text.as_bytes(), &current, fsync)?;
+        steps.push(Step::Place {
+            staged,
+            path: admin,
+        });
+        state.group = Some(
+            parse_alternative(name, text).map_err(|error| EngineError::Action {
+                what: format!("alternative `{name}`"),
+                reason: error.to_string(),
+            })?,
+        );
+    } else {
+        steps.push(Step::Remove { path: admin });
+        state.group = None;
+    }
+    state.current.clone_from(&outcome.selected);
+    for (link, target) in &outcome.symlinks {
+        // dpkg never replaces a real file with an alternative link.
+        if let Some(status) = root.status(link)? {
+            if rustix::fs::FileType::from_raw_mode(status.st_mode) != rustix::fs::FileType::Symlink
+            {
+                return Err(EngineError::Action {
+                    what: format!("cannot make the alternative link `{link}`"),
+                    reason: "a file that is not a symlink is there".to_owned(),
+                });
+            }
+        }
+        *counter += 1;
+        let staged = format!("alternative-{counter}");
+        rustix::fs::symlinkat(target.as_str(), staging, staged.as_str()).map_err(|errno| {
+            EngineError::io(format!("cannot stage the symlink `{link}`"), errno)
+        })?;
+        steps.push(Step::Place {
+            staged,
+            path: link.clone(),
+        });
+    }
+    for link in &outcome.remove {
+        if let Some(target) = root.symlink_target(link)? {
+            steps.push(Step::RemoveSymlink {
+                path: link.clone(),
+                target,
+            });
+        }
+    }
+    Ok(steps)
+}
+
+/// The steps of every alternative install (and, for removals, every choice
+/// removal), computed against the root's admin files now, in order: several
+/// operations on one name compose.
+fn prepare_alternatives(
+    root: &Root,
+    staging: &OwnedFd,
+    plan: &Plan,
+    fsync: bool,
+) -> Result<Vec<Step>, EngineError> {
+    use pkgward_actions::alternatives::{
+        plan_alternative_install, plan_alternative_remove, AlternativeInstall,
+    };
+    let mut states: std::collections::BTreeMap<String, AlternativeState> =
+        std::collections::BTreeMap::new();
+    let mut steps = Vec::new();
+    let mut counter = 0usize;
+    for package in &plan.packages {
+        for action in &package.actions {
+            let PlannedAction::Alternative {
+                link,
+                name,
+                path,
+                priority,
+                slaves,
+                ..
+            } = action
+            else {
+                continue;
+            };
+            if !states.contains_key(name) {
+                states.insert(name.clone(), load_alternative(root, name)?);
+            }
+            let state = states.get_mut(name).expect("loaded");
+            let outcome = plan_alternative_install(
+                state.group.as_ref(),
+                state.current.as_deref(),
+                &AlternativeInstall {
+                    link: link.clone(),
+                    name: name.clone(),
+                    path: path.clone(),
+                    priority: *priority,
+                    slaves: slaves.clone(),
+                },
+            )
+            .map_err(|error| EngineError::Action {
+                what: format!("`{}`: cannot install alternative `{name}`", package.name),
+                reason: error.to_string(),
+            })?;
+            steps.extend(stage_alternative(
+                root,
+                staging,
+                name,
+                &outcome,
+                state,
+                &mut counter,
+                fsync,
+            )?);
+        }
+    }
+    for removal in &plan.removals {
+        for (name, path) in &removal.remove_alternatives {
+            if !states.contains_key(name) {
+                states.insert(name.clone(), load_alternative(root, name)?);
+            }
+            let state = states.get_mut(name).expect("loaded");
+            let Some(group) = &state.group else { continue };
+            let outcome = plan_alternative_remove(group, state.current.as_deref(), path);
+            steps.extend(stage_alternative(
+                root,
+                staging,
+                name,
+                &outcome,
+                state,
+                &mut counter,
+                fsync,
+            )?);
+        }
+    }
+    Ok(steps)
 }

@@ -662,6 +662,7 @@ fn removal_deletes_files_and_directories_of_the_last_owner_only() {
             keep_conffiles: vec![],
             delete_dirs: vec!["/usr/share/a".into()],
             remove_links: vec![],
+            remove_alternatives: vec![],
         }],
         problems: vec![],
     };

@@ -87,6 +87,18 @@ pub enum PlannedAction {
         group: Option<String>,
         mode: Option<u32>,
     },
+    /// `update-alternatives --install`, carried out in dpkg's layout
+    /// (`/var/lib/dpkg/alternatives/NAME`, `LINK -> /etc/alternatives/NAME
+    /// -> PATH`) against the root's admin file at prepare.
+    Alternative {
+        source: String,
+        link: String,
+        name: String,
+        path: String,
+        priority: i64,
+        /// `(link, name, path)`.
+        slaves: Vec<(String, String, String)>,
+    },
     /// Something a script asks for that pkgward records but does not do.
     Described { source: String, what: String },
 }
@@ -158,6 +170,23 @@ impl fmt::Display for PlannedAction {
                 group.as_deref().unwrap_or("-"),
                 mode.map_or("-".to_owned(), |mode| format!("{mode:04o}"))
             ),
+            PlannedAction::Alternative {
+                source,
+                link,
+                name,
+                path,
+                priority,
+                slaves,
+            } => {
+                write!(
+                    formatter,
+                    "alternative `{name}`: {link} -> {path} priority {priority} ({source})"
+                )?;
+                for (link, name, path) in slaves {
+                    write!(formatter, "; slave `{name}`: {link} -> {path}")?;
+                }
+                Ok(())
+            }
             PlannedAction::Described { source, what } => {
                 write!(formatter, "not done ({source}): {what}")
             }
@@ -310,6 +339,7 @@ pub fn plan_actions(input: &ActionInput<'_>, judge: &dyn ActionJudge) -> Package
     plan_units(input, judge, &mut result);
     plan_tmpfiles(input, judge, &mut result);
     plan_path_attributes(input, judge, &mut result);
+    plan_alternatives(input, judge, &mut result);
     result
 }
 
@@ -1079,5 +1109,75 @@ fn plan_path_attributes(
             group,
             mode: numeric_mode,
         });
+    }
+}
+
+/// `update-alternatives --install` from `preinst`/`postinst`. The capability
+/// is the links: the master and every slave link is judged like placing a
+/// symlink there (so `/etc/alternatives`-style links into guarded locations
+/// need their grant); names and paths are checked by pkgward-actions.
+fn plan_alternatives(
+    input: &ActionInput<'_>,
+    judge: &dyn ActionJudge,
+    result: &mut PackageActions,
+) {
+    use pkgward_actions::alternatives::{
+        check_alternative_install, AlternativeGrant, AlternativeInstall,
+    };
+    for (script, action) in install_script_actions(input.package) {
+        let DerivedAction::AlternativeInstall {
+            link,
+            name,
+            path,
+            priority,
+            slaves,
+        } = action
+        else {
+            continue;
+        };
+        let source = format!("{script}: update-alternatives --install");
+        let request = AlternativeInstall {
+            link: link.clone(),
+            name: name.clone(),
+            path: path.clone(),
+            priority,
+            slaves: slaves.clone(),
+        };
+        let grant = AlternativeGrant {
+            names: std::iter::once(name.clone())
+                .chain(slaves.iter().map(|(_, name, _)| name.clone()))
+                .collect(),
+        };
+        let mut refused = false;
+        for refusal in check_alternative_install(&source, 1, &request, &grant) {
+            refused = true;
+            result.problems.push(Problem::Denied {
+                package: input.package.name.clone(),
+                item: format!("alternative `{name}` ({source})"),
+                because: refusal.reason,
+                hint: refusal.hint,
+            });
+        }
+        for each_link in std::iter::once(&link).chain(slaves.iter().map(|(link, _, _)| link)) {
+            let decision = judge.place(input.package, input.repo, each_link, EntryKind::Symlink);
+            if !allowed(&decision) {
+                refused = true;
+                result.problems.push(denied(
+                    input.package,
+                    format!("alternative link `{each_link}` of `{name}` ({source})"),
+                    &decision,
+                ));
+            }
+        }
+        if !refused {
+            result.actions.push(PlannedAction::Alternative {
+                source,
+                link,
+                name,
+                path,
+                priority,
+                slaves,
+            });
+        }
     }
 }

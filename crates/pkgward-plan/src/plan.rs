@@ -133,6 +133,10 @@ pub struct RemovalPlan {
     /// when they still point where pkgward made them point. Accounts stay.
     #[serde(default)]
     pub remove_links: Vec<crate::actions::ActionSymlink>,
+    /// Alternatives the package registered: `(name, path)` choices removed
+    /// (dpkg's `update-alternatives --remove`), the links re-pointed.
+    #[serde(default)]
+    pub remove_alternatives: Vec<(String, String)>,
 }
 
 /// One policy decision for the plan, printable.
@@ -346,6 +350,9 @@ impl Plan {
             );
             for path in &removal.keep_conffiles {
                 let _ = writeln!(text, "  keep modified conffile: {path}");
+            }
+            for (name, path) in &removal.remove_alternatives {
+                let _ = writeln!(text, "  remove alternative: {name} {path}");
             }
             for symlink in &removal.remove_links {
                 let _ = writeln!(

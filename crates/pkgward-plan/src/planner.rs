@@ -697,6 +697,7 @@ pub fn plan_removal(snapshot: &Snapshot, names: &[String], purge: bool) -> Plan 
             keep_conffiles,
             delete_dirs,
             remove_links: Vec::new(),
+            remove_alternatives: Vec::new(),
         });
     }
     // Reverse dependencies: an installed package that stays and whose

@@ -547,6 +547,86 @@ fn a_tmpfiles_line_on_the_whole_root_is_refused() {
     );
 }
 
+const ALTERNATIVE_POSTINST: &str = "#!/bin/sh\nset -e\nif [ \"$1\" = configure ]; then\n    update-alternatives --install /usr/bin/editor editor /usr/bin/svc-editor 50 \\\n        --slave /usr/share/man/man1/editor.1.gz editor.1.gz /usr/share/man/man1/svc-editor.1.gz\nfi\n";
+
+/// `update-alternatives --install` from a postinst is carried out in dpkg's
+/// layout: the admin file and the link chain equal what the real
+/// `update-alternatives --root` makes; removal takes them away again.
+#[test]
+fn alternatives_are_registered_like_update_alternatives_and_removed_with_the_package() {
+    require_root!();
+    let work = tempfile::tempdir().unwrap();
+    let deb = build(
+        work.path(),
+        &ServiceDeb {
+            name: "svc-editor",
+            files: &[
+                ("/usr/bin/svc-editor", "root", "#!/bin/sh\n"),
+                ("/usr/share/man/man1/svc-editor.1.gz", "root", "man\n"),
+            ],
+            scripts: &[("postinst", ALTERNATIVE_POSTINST)],
+        },
+    );
+    let root = seeded_root();
+    let root_path = root.path().to_str().unwrap();
+    let installed = pkgward(&["install", "--root", root_path, deb.to_str().unwrap()]);
+    assert!(installed.status.success(), "{}", text(&installed));
+    let state = |base: &Path| -> BTreeMap<String, String> {
+        manifest(base)
+            .into_iter()
+            .filter(|(path, _)| {
+                path.starts_with("etc/alternatives/")
+                    || path.starts_with("var/lib/dpkg/alternatives/")
+                    || path == "usr/bin/editor"
+                    || path == "usr/share/man/man1/editor.1.gz"
+            })
+            .collect()
+    };
+    let ours = state(root.path());
+    assert_eq!(ours.len(), 5, "{ours:#?}");
+    if tool_available("update-alternatives") {
+        let copy = tempfile::tempdir().unwrap();
+        let copied = Command::new("cp")
+            .args([
+                "-a",
+                &format!("{root_path}/."),
+                copy.path().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(copied.status.success());
+        for path in ["etc/alternatives", "var/lib/dpkg/alternatives"] {
+            std::fs::remove_dir_all(copy.path().join(path)).unwrap();
+            std::fs::create_dir_all(copy.path().join(path)).unwrap();
+        }
+        std::fs::remove_file(copy.path().join("usr/bin/editor")).unwrap();
+        std::fs::remove_file(copy.path().join("usr/share/man/man1/editor.1.gz")).unwrap();
+        let peer = Command::new("update-alternatives")
+            .args([
+                "--root",
+                copy.path().to_str().unwrap(),
+                "--install",
+                "/usr/bin/editor",
+                "editor",
+                "/usr/bin/svc-editor",
+                "50",
+                "--slave",
+                "/usr/share/man/man1/editor.1.gz",
+                "editor.1.gz",
+                "/usr/share/man/man1/svc-editor.1.gz",
+            ])
+            .output()
+            .unwrap();
+        assert!(peer.status.success(), "{}", text(&peer));
+        assert_eq!(ours, state(copy.path()));
+    } else {
+        eprintln!("SKIPPED (conformance part): update-alternatives is absent");
+    }
+    let removed = pkgward(&["remove", "--root", root_path, "svc-editor"]);
+    assert!(removed.status.success(), "{}", text(&removed));
+    assert_eq!(state(root.path()), BTreeMap::new());
+}
+
 #[test]
 fn a_crash_in_the_middle_of_the_action_steps_is_rolled_forward_by_recover() {
     require_root!();

@@ -213,10 +213,14 @@ pub(crate) fn add_removal_links(
 ) -> anyhow::Result<()> {
     for removal in &mut plan.removals {
         for record in database.actions(&removal.name)? {
-            let action: pkgward_plan::actions::PlannedAction = serde_json::from_str(&record.detail)
+            let action: PlannedAction = serde_json::from_str(&record.detail)
                 .with_context(|| format!("recorded action of `{}` is not valid", removal.name))?;
-            if let pkgward_plan::actions::PlannedAction::EnableUnit { symlinks, .. } = action {
-                removal.remove_links.extend(symlinks);
+            match action {
+                PlannedAction::EnableUnit { symlinks, .. } => removal.remove_links.extend(symlinks),
+                PlannedAction::Alternative { name, path, .. } => {
+                    removal.remove_alternatives.push((name, path));
+                }
+                _ => {}
             }
         }
     }
