@@ -242,6 +242,13 @@ fn accounts_are_created_before_the_packages_files_are_owned_and_units_enabled() 
     }
     let check = pkgward(&["check", "--root", root_path]);
     assert!(check.status.success(), "{}", text(&check));
+    let recorded = pkgward(&["files", "--root", root_path, "--actions", "svc"]);
+    let recorded = String::from_utf8_lossy(&recorded.stdout);
+    assert!(
+        recorded.contains("accounts from `/usr/lib/sysusers.d/svc.conf`"),
+        "{recorded}"
+    );
+    assert!(recorded.contains("enable `svc.service`"), "{recorded}");
 
     // Removal deletes the links; the account stays, as with Debian packages.
     let removed = pkgward(&["remove", "--root", root_path, "--purge", "svc"]);
