@@ -385,6 +385,17 @@ pub(crate) fn prepare_actions(
             }
         }
     }
+    for package in &plan.packages {
+        last_steps.extend(
+            package
+                .stale_links
+                .iter()
+                .map(|symlink| Step::RemoveSymlink {
+                    path: symlink.link.clone(),
+                    target: symlink.target.clone(),
+                }),
+        );
+    }
     last_steps.extend(prepare_alternatives(root, staging, plan, fsync)?);
     for removal in &plan.removals {
         last_steps.extend(

@@ -131,6 +131,7 @@ fn package_plan(
         notices: vec![],
         footprint: Some(serde_json::json!({ "package": name, "version": version })),
         actions: vec![],
+        stale_links: vec![],
     }
 }
 

@@ -61,6 +61,10 @@ pub struct PackagePlan {
     /// judged; filled in by the caller with [`crate::actions::plan_actions`].
     #[serde(default)]
     pub actions: Vec<crate::actions::PlannedAction>,
+    /// On upgrade: enablement symlinks the previous version's actions made
+    /// that the new version's do not, removed at commit.
+    #[serde(default)]
+    pub stale_links: Vec<crate::actions::ActionSymlink>,
 }
 
 /// What kind of filesystem object a placement creates.
@@ -325,6 +329,13 @@ impl Plan {
             }
             for action in &package.actions {
                 let _ = writeln!(text, "  action: {action}");
+            }
+            for symlink in &package.stale_links {
+                let _ = writeln!(
+                    text,
+                    "  remove stale link: {} -> {}",
+                    symlink.link, symlink.target
+                );
             }
             for decision in &package.decisions {
                 let _ = writeln!(

@@ -550,6 +550,7 @@ fn plan_package<'a>(
         notices: vec![],
         footprint: None,
         actions: vec![],
+        stale_links: vec![],
     };
     (plan, problems)
 }

@@ -72,6 +72,10 @@ struct ServiceDeb<'a> {
 }
 
 fn build(directory: &Path, deb: &ServiceDeb<'_>) -> PathBuf {
+    build_version(directory, deb, "1.0")
+}
+
+fn build_version(directory: &Path, deb: &ServiceDeb<'_>, version: &str) -> PathBuf {
     let mut data = TarBuilder::new();
     data.dir("./");
     let mut made = std::collections::BTreeSet::new();
@@ -91,7 +95,7 @@ fn build(directory: &Path, deb: &ServiceDeb<'_>) -> PathBuf {
         data.entry(&header, content.as_bytes());
     }
     let control = format!(
-        "Package: {}\nVersion: 1.0\nArchitecture: all\nMaintainer: Test <test@example.invalid>\nDescription: test service\n built by the actions tests\n",
+        "Package: {}\nVersion: {version}\nArchitecture: all\nMaintainer: Test <test@example.invalid>\nDescription: test service\n built by the actions tests\n",
         deb.name
     );
     let scripts: Vec<(&str, &[u8], u32)> = deb
@@ -104,7 +108,7 @@ fn build(directory: &Path, deb: &ServiceDeb<'_>) -> PathBuf {
         &data.finish(),
         Compression::Xz,
     );
-    let path = directory.join(format!("{}_1.0_all.deb", deb.name));
+    let path = directory.join(format!("{}_{version}_all.deb", deb.name));
     std::fs::write(&path, bytes).unwrap();
     path
 }
@@ -632,6 +636,57 @@ fn alternatives_are_registered_like_update_alternatives_and_removed_with_the_pac
     let removed = pkgward(&["remove", "--root", root_path, "svc-editor"]);
     assert!(removed.status.success(), "{}", text(&removed));
     assert_eq!(state(root.path()), BTreeMap::new());
+}
+
+/// An upgrade whose unit no longer has `Alias=` drops the alias link the
+/// previous version's enablement made, and keeps the others.
+#[test]
+fn an_upgrade_removes_enablement_links_the_new_version_no_longer_makes() {
+    require_root!();
+    let work = tempfile::tempdir().unwrap();
+    let first = service_deb(work.path());
+    let unit = SERVICE_UNIT.replace("Alias=svc-alias.service\n", "");
+    let second = build_version(
+        work.path(),
+        &ServiceDeb {
+            name: "svc",
+            files: &[
+                (
+                    "/usr/lib/sysusers.d/svc.conf",
+                    "root",
+                    "u svc - \"svc daemon\" /var/lib/svc\n",
+                ),
+                ("/lib/systemd/system/svc.service", "root", &unit),
+                ("/var/lib/svc/state", "svc", "state\n"),
+            ],
+            scripts: &[("postinst", ENABLE_POSTINST)],
+        },
+        "2.0",
+    );
+    let root = seeded_root();
+    let root_path = root.path().to_str().unwrap();
+    for deb in [&first, &second] {
+        let installed = pkgward(&["install", "--root", root_path, deb.to_str().unwrap()]);
+        assert!(installed.status.success(), "{}", text(&installed));
+    }
+    assert!(
+        std::fs::symlink_metadata(root.path().join("etc/systemd/system/svc-alias.service"))
+            .is_err()
+    );
+    assert!(std::fs::read_link(
+        root.path()
+            .join("etc/systemd/system/multi-user.target.wants/svc.service")
+    )
+    .is_ok());
+    let passwd = std::fs::read_to_string(root.path().join("etc/passwd")).unwrap();
+    assert_eq!(
+        passwd
+            .lines()
+            .filter(|line| line.starts_with("svc:"))
+            .count(),
+        1,
+        "{passwd}"
+    );
 }
 
 #[test]

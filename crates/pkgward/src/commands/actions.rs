@@ -204,6 +204,55 @@ fn apply_attributes_to_placements(root: &Root, plan: &mut Plan) -> anyhow::Resul
     Ok(())
 }
 
+/// The actions recorded for the installed package `name`.
+fn recorded_actions(
+    database: &pkgward_db::Database,
+    name: &str,
+) -> anyhow::Result<Vec<PlannedAction>> {
+    database
+        .actions(name)?
+        .into_iter()
+        .map(|record| {
+            serde_json::from_str(&record.detail)
+                .with_context(|| format!("recorded action of `{name}` is not valid"))
+        })
+        .collect()
+}
+
+/// On upgrade, the links the previous version's actions made that the new
+/// version's actions do not make go (like `deb-systemd-helper update-state`).
+pub(crate) fn add_stale_links(
+    database: &pkgward_db::Database,
+    plan: &mut Plan,
+) -> anyhow::Result<()> {
+    for planned in &mut plan.packages {
+        if planned.previous_version.is_none() {
+            continue;
+        }
+        let new: BTreeSet<&pkgward_plan::actions::ActionSymlink> = planned
+            .actions
+            .iter()
+            .filter_map(|action| match action {
+                PlannedAction::EnableUnit { symlinks, .. } => Some(symlinks),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let mut stale = Vec::new();
+        for action in recorded_actions(database, &planned.name)? {
+            if let PlannedAction::EnableUnit { symlinks, .. } = action {
+                stale.extend(
+                    symlinks
+                        .into_iter()
+                        .filter(|symlink| !new.contains(symlink)),
+                );
+            }
+        }
+        planned.stale_links = stale;
+    }
+    Ok(())
+}
+
 /// Fills in each removal's `remove_links` from the actions recorded at
 /// install: the enablement symlinks go with the package. Accounts stay, as
 /// with Debian's packages (files may still be owned by them).
@@ -212,9 +261,7 @@ pub(crate) fn add_removal_links(
     plan: &mut Plan,
 ) -> anyhow::Result<()> {
     for removal in &mut plan.removals {
-        for record in database.actions(&removal.name)? {
-            let action: PlannedAction = serde_json::from_str(&record.detail)
-                .with_context(|| format!("recorded action of `{}` is not valid", removal.name))?;
+        for action in recorded_actions(database, &removal.name)? {
             match action {
                 PlannedAction::EnableUnit { symlinks, .. } => removal.remove_links.extend(symlinks),
                 PlannedAction::Alternative { name, path, .. } => {

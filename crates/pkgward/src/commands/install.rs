@@ -474,6 +474,9 @@ fn make_plan(
         compiled,
         &judge,
     )?;
+    if let Some(database) = database {
+        super::actions::add_stale_links(database, &mut plan)?;
+    }
     Ok(plan)
 }
 
