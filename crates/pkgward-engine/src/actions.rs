@@ -427,20 +427,8 @@ pub(crate) fn place_account_files(
     };
     let _lock = lock_password_files(root)?;
     for file in files {
-        match rustix::fs::statat(
-            staging,
-            file.staged.as_str(),
-            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-        ) {
-            Ok(_) => {}
-            // Renamed by the run that crashed.
-            Err(Errno::NOENT) => continue,
-            Err(errno) => {
-                return Err(EngineError::io(
-                    format!("cannot stat the staged copy of `{}`", file.path),
-                    errno,
-                ))
-            }
+        if !staged_still_there(staging, &file.staged, &file.path)? {
+            continue;
         }
         let (parent, leaf) = root
             .parent(&file.path, Some(DirectoryCreation::DEFAULT))?
@@ -450,6 +438,23 @@ pub(crate) fn place_account_files(
         )?;
     }
     Ok(())
+}
+
+/// Whether the staged name is still in staging (gone: the rename already
+/// happened in the run that crashed).
+pub(crate) fn staged_still_there(
+    staging: &OwnedFd,
+    staged: &str,
+    path: &str,
+) -> Result<bool, EngineError> {
+    match rustix::fs::statat(staging, staged, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(_) => Ok(true),
+        Err(Errno::NOENT) => Ok(false),
+        Err(errno) => Err(EngineError::io(
+            format!("cannot stat the staged copy of `{path}`"),
+            errno,
+        )),
+    }
 }
 
 /// Creates the symlink `path` -> `target` unless it exists with that target.
@@ -581,15 +586,8 @@ pub(crate) fn place_if_absent(
     let Some(staging) = staging else {
         return Ok(());
     };
-    match rustix::fs::statat(staging, staged, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(_) => {}
-        Err(Errno::NOENT) => return Ok(()),
-        Err(errno) => {
-            return Err(EngineError::io(
-                format!("cannot stat the staged copy of `{path}`"),
-                errno,
-            ))
-        }
+    if !staged_still_there(staging, staged, path)? {
+        return Ok(());
     }
     let (parent, leaf) = root
         .parent(path, Some(DirectoryCreation::DEFAULT))?
@@ -689,6 +687,19 @@ fn load_alternative(root: &Root, name: &str) -> Result<AlternativeState, EngineE
     };
     let current = root.symlink_target(&format!("{ALTERNATIVES_DIRECTORY}/{name}"))?;
     Ok(AlternativeState { group, current })
+}
+
+/// The transaction's view of alternative `name`, read from the root the
+/// first time it is needed.
+fn alternative_state<'a>(
+    states: &'a mut std::collections::BTreeMap<String, AlternativeState>,
+    root: &Root,
+    name: &str,
+) -> Result<&'a mut AlternativeState, EngineError> {
+    if !states.contains_key(name) {
+        states.insert(name.to_owned(), load_alternative(root, name)?);
+    }
+    Ok(states.get_mut(name).expect("loaded"))
 }
 
 /// Stages what one alternative operation changes and returns its steps;
@@ -791,10 +802,7 @@ fn prepare_alternatives(
             else {
                 continue;
             };
-            if !states.contains_key(name) {
-                states.insert(name.clone(), load_alternative(root, name)?);
-            }
-            let state = states.get_mut(name).expect("loaded");
+            let state = alternative_state(&mut states, root, name)?;
             let outcome = plan_alternative_install(
                 state.group.as_ref(),
                 state.current.as_deref(),
@@ -823,10 +831,7 @@ fn prepare_alternatives(
     }
     for removal in &plan.removals {
         for (name, path) in &removal.remove_alternatives {
-            if !states.contains_key(name) {
-                states.insert(name.clone(), load_alternative(root, name)?);
-            }
-            let state = states.get_mut(name).expect("loaded");
+            let state = alternative_state(&mut states, root, name)?;
             let Some(group) = &state.group else { continue };
             let outcome = plan_alternative_remove(group, state.current.as_deref(), path);
             steps.extend(stage_alternative(

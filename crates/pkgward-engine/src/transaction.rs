@@ -724,16 +724,8 @@ fn run_step(root: &Root, staging: Option<&OwnedFd>, step: &Step) -> Result<(), E
             let Some(staging) = staging else {
                 return Ok(());
             };
-            match statat(staging, staged.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(_) => {}
-                // Already renamed by the run that crashed.
-                Err(Errno::NOENT) => return Ok(()),
-                Err(errno) => {
-                    return Err(EngineError::io(
-                        format!("cannot stat the staged copy of `{path}`"),
-                        errno,
-                    ))
-                }
+            if !crate::actions::staged_still_there(staging, staged, path)? {
+                return Ok(());
             }
             let (parent, leaf) = root
                 .parent(path, Some(DirectoryCreation::DEFAULT))?

@@ -328,6 +328,16 @@ fn denied(package: &Package, item: String, decision: &PlannedDecision) -> Proble
     }
 }
 
+/// A refusal of one of pkgward-actions' checkers as a plan problem.
+fn refusal_problem(package: &Package, source: &str, refusal: pkgward_actions::Refusal) -> Problem {
+    Problem::Denied {
+        package: package.name.clone(),
+        item: format!("`{}` ({source} line {})", refusal.directive, refusal.line),
+        because: refusal.reason,
+        hint: refusal.hint,
+    }
+}
+
 fn allowed(decision: &PlannedDecision) -> bool {
     decision.verdict == "allow"
 }
@@ -450,58 +460,52 @@ fn check_accounts(
         }
     }
     let mut denied_lines = BTreeSet::new();
-    for (name, (uid_zero, line)) in &users {
-        let decision = judge.user(input.package, input.repo, name, *uid_zero);
-        if allowed(&decision) {
-            grant.users.insert(name.clone());
-        } else {
+    let mut judged = |what: &str, name: &str, line: usize, decision: PlannedDecision| {
+        let granted = allowed(&decision);
+        if !granted {
             refused = true;
-            denied_lines.insert(*line);
+            denied_lines.insert(line);
             result.problems.push(denied(
                 input.package,
-                format!("user `{name}` ({source} line {line})"),
+                format!("{what} `{name}` ({source} line {line})"),
                 &decision,
             ));
         }
         result.decisions.push(PlannedDecision {
-            item: format!("user {name}"),
+            item: format!("{what} {name}"),
             ..decision
         });
+        granted
+    };
+    for (name, (uid_zero, line)) in &users {
+        let decision = judge.user(input.package, input.repo, name, *uid_zero);
+        if judged("user", name, *line, decision) {
+            grant.users.insert(name.clone());
+        }
     }
     for (name, line) in &groups {
         let decision = judge.group(input.package, input.repo, name);
-        if allowed(&decision) {
+        if judged("group", name, *line, decision) {
             grant.groups.insert(name.clone());
             if PRIVILEGED_GROUPS.contains(&name.as_str()) {
                 grant.privileged_groups.insert(name.clone());
             }
-        } else {
-            refused = true;
-            denied_lines.insert(*line);
-            result.problems.push(denied(
-                input.package,
-                format!("group `{name}` ({source} line {line})"),
-                &decision,
-            ));
         }
-        result.decisions.push(PlannedDecision {
-            item: format!("group {name}"),
-            ..decision
-        });
     }
     for refusal in check_sysusers(source, entries, &grant, SystemIdRange::default()) {
         if denied_lines.contains(&refusal.line) && refusal.reason.contains("not granted") {
             continue;
         }
         refused = true;
-        result.problems.push(Problem::Denied {
-            package: input.package.name.clone(),
-            item: format!("`{}` ({source} line {})", refusal.directive, refusal.line),
-            because: refusal.reason,
-            hint: refusal.hint.or_else(|| {
+        let refusal = pkgward_actions::Refusal {
+            hint: refusal.hint.clone().or_else(|| {
                 Some("system accounts get an id in 1..=999, never 0, and no login shell (THREATS 31)".to_owned())
             }),
-        });
+            ..refusal
+        };
+        result
+            .problems
+            .push(refusal_problem(input.package, source, refusal));
     }
     !refused
 }
@@ -830,12 +834,9 @@ fn plan_tmpfiles(input: &ActionInput<'_>, judge: &dyn ActionJudge, result: &mut 
                 continue;
             }
             refused = true;
-            result.problems.push(Problem::Denied {
-                package: input.package.name.clone(),
-                item: format!("`{}` ({source} line {})", refusal.directive, refusal.line),
-                because: refusal.reason,
-                hint: refusal.hint,
-            });
+            result
+                .problems
+                .push(refusal_problem(input.package, &source, refusal));
         }
         if refused {
             continue;
@@ -1179,5 +1180,289 @@ fn plan_alternatives(
                 slaves,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pkgward_package::{Format, Relations, Script, ScriptName, Version};
+
+    /// Allows everything except the names, units and paths listed.
+    struct TestJudge {
+        deny: &'static [&'static str],
+    }
+
+    fn decision(allow: bool) -> PlannedDecision {
+        PlannedDecision {
+            item: String::new(),
+            verdict: if allow { "allow" } else { "deny" }.to_owned(),
+            because: "test.toml:1:1".to_owned(),
+            hint: (!allow).then(|| "grant it".to_owned()),
+        }
+    }
+
+    impl Judge for TestJudge {
+        fn place(&self, _: &Package, _: &str, path: &str, _: EntryKind) -> PlannedDecision {
+            decision(!self.deny.contains(&path))
+        }
+        fn setuid(&self, _: &Package, _: &str, path: &str) -> PlannedDecision {
+            decision(!self.deny.contains(&path))
+        }
+        fn scripts(&self, _: &Package, _: &str) -> PlannedDecision {
+            decision(true)
+        }
+    }
+
+    impl ActionJudge for TestJudge {
+        fn user(&self, _: &Package, _: &str, name: &str, uid_zero: bool) -> PlannedDecision {
+            decision(!uid_zero && !self.deny.contains(&name))
+        }
+        fn group(&self, _: &Package, _: &str, name: &str) -> PlannedDecision {
+            decision(!self.deny.contains(&name))
+        }
+        fn service(
+            &self,
+            _: &Package,
+            _: &str,
+            unit: &str,
+            runs_as: Option<&str>,
+        ) -> PlannedDecision {
+            decision(
+                !self.deny.contains(&unit)
+                    && !runs_as.is_some_and(|user| self.deny.contains(&user)),
+            )
+        }
+    }
+
+    fn package(postinst: &str) -> Package {
+        Package {
+            format: Format::Deb,
+            name: "demo".to_owned(),
+            version: Version::parse("1.0").unwrap(),
+            architecture: "all".to_owned(),
+            description: String::new(),
+            maintainer: None,
+            relations: Relations::default(),
+            fields: vec![],
+            scripts: vec![Script {
+                name: ScriptName::Postinst,
+                interpreter: Some("/bin/sh".to_owned()),
+                bytes: postinst.as_bytes().to_vec(),
+            }],
+            conffiles: vec![],
+            triggers: vec![],
+            md5sums: vec![],
+            entries: vec![],
+            artifact_sha256: "00".repeat(32),
+            installed_size: 0,
+        }
+    }
+
+    fn declaration(path: &str, text: &str) -> DeclarationFile {
+        DeclarationFile {
+            path: path.to_owned(),
+            bytes: text.as_bytes().to_vec(),
+        }
+    }
+
+    fn plan(
+        package: &Package,
+        declarations: &[DeclarationFile],
+        presets: &[PresetRule],
+        deny: &'static [&'static str],
+    ) -> PackageActions {
+        plan_actions(
+            &ActionInput {
+                package,
+                repo: "test",
+                declarations,
+                services: &[],
+                placements: &[],
+                presets,
+                foreign_units: &BTreeMap::new(),
+            },
+            &TestJudge { deny },
+        )
+    }
+
+    const UNIT: &str =
+        "[Service]\nUser=demo\nExecStart=/usr/bin/demo\n[Install]\nWantedBy=multi-user.target\n";
+
+    #[test]
+    fn adduser_requests_become_sysusers_lines() {
+        let user = |group: Option<&str>, home: Option<&str>, gecos: Option<&str>| {
+            sysusers_line(&DerivedAction::CreateSystemUser {
+                name: "demo".to_owned(),
+                group: group.map(str::to_owned),
+                home: home.map(str::to_owned),
+                shell: None,
+                gecos: gecos.map(str::to_owned),
+            })
+            .unwrap()
+        };
+        assert_eq!(
+            user(Some("demo"), Some("/var/lib/demo"), None),
+            "u demo - - /var/lib/demo -"
+        );
+        assert_eq!(
+            user(None, None, Some("Demo daemon")),
+            "u demo -:nogroup \"Demo daemon\" /nonexistent -"
+        );
+        assert_eq!(
+            user(Some("other"), None, None),
+            "u demo -:other - /nonexistent -"
+        );
+        assert_eq!(
+            sysusers_line(&DerivedAction::AddToGroup {
+                user: "demo".to_owned(),
+                group: "sudo".to_owned()
+            })
+            .unwrap(),
+            "m demo sudo"
+        );
+    }
+
+    #[test]
+    fn octal_modes_only() {
+        assert_eq!(octal_mode("0750"), Some(0o750));
+        assert_eq!(octal_mode("2755"), Some(0o2755));
+        assert_eq!(octal_mode("+x"), None);
+        assert_eq!(octal_mode("u+s"), None);
+        assert_eq!(octal_mode("99"), None);
+        assert_eq!(octal_mode("777777"), None);
+    }
+
+    #[test]
+    fn a_script_enable_makes_the_systemctl_links_and_a_no_enable_block_does_not() {
+        let declarations = [declaration("/lib/systemd/system/demo.service", UNIT)];
+        let enabled = plan(
+            &package("deb-systemd-helper enable 'demo.service'\n"),
+            &declarations,
+            &[],
+            &[],
+        );
+        assert!(enabled.problems.is_empty(), "{:?}", enabled.problems);
+        assert!(enabled.actions.contains(&PlannedAction::EnableUnit {
+            unit: "demo.service".to_owned(),
+            source: "postinst: deb-systemd-helper enable".to_owned(),
+            symlinks: vec![ActionSymlink {
+                link: "/etc/systemd/system/multi-user.target.wants/demo.service".to_owned(),
+                target: "/lib/systemd/system/demo.service".to_owned(),
+            }],
+        }));
+        let guarded = plan(
+            &package("if deb-systemd-helper debian-installed 'demo.service'; then\n  deb-systemd-helper enable 'demo.service'\nfi\n"),
+            &declarations,
+            &[],
+            &[],
+        );
+        assert!(!guarded
+            .actions
+            .iter()
+            .any(|action| matches!(action, PlannedAction::EnableUnit { .. })));
+    }
+
+    #[test]
+    fn presets_enable_only_explicitly_and_a_disable_rule_wins() {
+        let declarations = [declaration("/lib/systemd/system/demo.service", UNIT)];
+        let rules = |text: &str| pkgward_actions::units::parse_presets("p", text).unwrap();
+        let enabled_units = |actions: &PackageActions| {
+            actions
+                .actions
+                .iter()
+                .filter(|action| matches!(action, PlannedAction::EnableUnit { .. }))
+                .count()
+        };
+        let no_script = package("true\n");
+        assert_eq!(enabled_units(&plan(&no_script, &declarations, &[], &[])), 0);
+        assert_eq!(
+            enabled_units(&plan(
+                &no_script,
+                &declarations,
+                &rules("enable demo.*\n"),
+                &[]
+            )),
+            1
+        );
+        assert_eq!(
+            enabled_units(&plan(&no_script, &declarations, &rules("disable *\n"), &[])),
+            0
+        );
+        let scripted = package("deb-systemd-helper enable demo.service\n");
+        assert_eq!(
+            enabled_units(&plan(
+                &scripted,
+                &declarations,
+                &rules("disable demo.service\n"),
+                &[]
+            )),
+            0
+        );
+    }
+
+    #[test]
+    fn denied_names_and_links_refuse_with_the_rule() {
+        let declarations = [
+            declaration("/usr/lib/sysusers.d/demo.conf", "u demo -\nm demo sudo\n"),
+            declaration("/lib/systemd/system/demo.service", UNIT),
+        ];
+        let result = plan(
+            &package("deb-systemd-helper enable demo.service\n"),
+            &declarations,
+            &[],
+            &[
+                "sudo",
+                "/etc/systemd/system/multi-user.target.wants/demo.service",
+            ],
+        );
+        let items: Vec<String> = result
+            .problems
+            .iter()
+            .map(|problem| match problem {
+                Problem::Denied { item, because, .. } => format!("{item} / {because}"),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(
+            items.iter().any(|item| item
+                .starts_with("group `sudo` (`/usr/lib/sysusers.d/demo.conf` line 2) / test.toml")),
+            "{items:?}"
+        );
+        assert!(
+            items.iter().any(|item| item.starts_with(
+                "enablement symlink `/etc/systemd/system/multi-user.target.wants/demo.service`"
+            )),
+            "{items:?}"
+        );
+        assert!(!result
+            .actions
+            .iter()
+            .any(|action| matches!(action, PlannedAction::Accounts { .. })));
+    }
+
+    #[test]
+    fn a_foreign_alias_is_refused() {
+        let declarations = [declaration(
+            "/lib/systemd/system/demo.service",
+            "[Service]\nUser=demo\nExecStart=/x\n[Install]\nAlias=dbus.service\n",
+        )];
+        let foreign = BTreeMap::from([(
+            "dbus.service".to_owned(),
+            "exists at `/lib/systemd/system/dbus.service`".to_owned(),
+        )]);
+        let result = plan_actions(
+            &ActionInput {
+                package: &package("true\n"),
+                repo: "test",
+                declarations: &declarations,
+                services: &[],
+                placements: &[],
+                presets: &[],
+                foreign_units: &foreign,
+            },
+            &TestJudge { deny: &[] },
+        );
+        assert_eq!(result.problems.len(), 1, "{:?}", result.problems);
     }
 }
