@@ -174,6 +174,21 @@ fn group_id(group_text: &str, name: &str) -> Option<u32> {
     })
 }
 
+/// The root's four account files as they are now (`None`: absent).
+pub fn read_account_files(root: &Root) -> Result<AccountFiles, EngineError> {
+    let mut files = [None, None, None, None];
+    for (slot, path) in files.iter_mut().zip(ACCOUNT_FILES) {
+        *slot = read_account_file(root, path, 0)?.bytes;
+    }
+    let [passwd, group, shadow, gshadow] = files;
+    Ok(AccountFiles {
+        passwd,
+        group,
+        shadow,
+        gshadow,
+    })
+}
+
 /// Stages the account files and computes the steps of every action of `plan`.
 pub(crate) fn prepare_actions(
     root: &Root,

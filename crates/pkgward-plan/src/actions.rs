@@ -308,6 +308,9 @@ fn described(action: &DerivedAction) -> Option<String> {
         DerivedAction::Sysusers { config } => {
             format!("`systemd-sysusers {config}`: the shipped file is applied declaratively")
         }
+        DerivedAction::Tmpfiles { config } => {
+            format!("`systemd-tmpfiles --create {config}`: the shipped file is applied declaratively")
+        }
         DerivedAction::ServiceUnmask { unit } => format!("`unmask {unit}`: pkgward never masked it"),
         DerivedAction::ServiceUpdateState { unit } => {
             format!("`deb-systemd-helper update-state {unit}`: pkgward records its own links")
@@ -350,6 +353,15 @@ pub fn plan_actions(input: &ActionInput<'_>, judge: &dyn ActionJudge) -> Package
     plan_tmpfiles(input, judge, &mut result);
     plan_path_attributes(input, judge, &mut result);
     plan_alternatives(input, judge, &mut result);
+    for trigger in &input.package.triggers {
+        result.actions.push(PlannedAction::Described {
+            source: "triggers".to_owned(),
+            what: format!(
+                "`{} {}`: a trigger, run once per transaction by the configure phase",
+                trigger.directive, trigger.name
+            ),
+        });
+    }
     result
 }
 

@@ -420,6 +420,20 @@ fn an_alias_taking_a_foreign_units_name_is_refused_threats_32() {
 }
 
 #[test]
+fn a_fixed_uid_another_account_holds_is_refused_before_anything_is_staged() {
+    let passwd = format!("{PASSWD}other:x:990:65534::/nonexistent:/usr/sbin/nologin\n");
+    assert_refused(
+        &ServiceDeb {
+            name: "svc",
+            files: &[("/usr/lib/sysusers.d/svc.conf", "root", "u svc 990\n")],
+            scripts: &[],
+        },
+        &[("/etc/passwd", &passwd)],
+        &["the accounts of this transaction", "990", "`other`"],
+    );
+}
+
+#[test]
 fn adduser_into_the_sudo_group_is_refused() {
     assert_refused(
         &ServiceDeb {

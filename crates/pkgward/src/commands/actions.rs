@@ -111,6 +111,40 @@ pub(crate) fn plan_package_actions(
     }
     plan.problems.extend(problems);
     apply_attributes_to_placements(root, plan)?;
+    check_account_edit(root, plan)?;
+    Ok(())
+}
+
+/// Plans the account edit against the root's files now, so a conflict (a
+/// fixed id another account holds, a missing primary group) refuses the plan
+/// before anything is staged; prepare computes it again under the lock.
+fn check_account_edit(root: &Root, plan: &mut Plan) -> anyhow::Result<()> {
+    use pkgward_actions::sysusers::{parse_sysusers, plan_account_edit, AccountEditConfig};
+    let mut entries = Vec::new();
+    let mut first = None;
+    for planned in &plan.packages {
+        for action in &planned.actions {
+            if let PlannedAction::Accounts { source, text } = action {
+                first.get_or_insert_with(|| planned.name.clone());
+                entries.extend(parse_sysusers(source, text).unwrap_or_default());
+            }
+        }
+    }
+    let Some(package) = first else {
+        return Ok(());
+    };
+    let files = pkgward_engine::actions::read_account_files(root)?;
+    if let Err(error) = plan_account_edit(&entries, &files, &AccountEditConfig::default()) {
+        plan.problems.push(pkgward_plan::Problem::Denied {
+            package,
+            item: "the accounts of this transaction".to_owned(),
+            because: error.to_string(),
+            hint: Some(
+                "the root's account files already hold a conflicting entry; resolve it there"
+                    .to_owned(),
+            ),
+        });
+    }
     Ok(())
 }
 
