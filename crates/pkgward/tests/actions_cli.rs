@@ -963,3 +963,42 @@ fn the_five_corpus_services_get_their_accounts_and_enablement_declaratively() {
     assert_eq!(links(root.path()).len(), 7);
     assert!(uid_of(root.path(), "sshd").is_some(), "accounts stay");
 }
+
+#[test]
+fn audit_shows_the_actions_and_what_the_policy_would_refuse() {
+    let work = tempfile::tempdir().unwrap();
+    let deb = build(
+        work.path(),
+        &ServiceDeb {
+            name: "svc",
+            files: &[
+                ("/usr/lib/sysusers.d/svc.conf", "root", "u svc -\n"),
+                ("/lib/systemd/system/svc.service", "root", SERVICE_UNIT),
+            ],
+            scripts: &[(
+                "postinst",
+                "#!/bin/sh\ndeb-systemd-helper enable svc.service\nadduser svc sudo\n",
+            )],
+        },
+    );
+    let output = pkgward(&["audit", "--actions", "--json", deb.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let entry = &report["actions"][0];
+    assert_eq!(entry["package"], "svc");
+    let kinds: Vec<&str> = entry["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|action| action["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"accounts") && kinds.contains(&"enable-unit"),
+        "{kinds:?}"
+    );
+    assert!(
+        entry["refused"].to_string().contains("group `sudo`"),
+        "{entry}"
+    );
+    assert_eq!(report["footprints"][0]["package"], "svc");
+}

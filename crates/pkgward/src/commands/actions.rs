@@ -307,3 +307,55 @@ pub(crate) fn add_removal_links(
     }
     Ok(())
 }
+
+/// The placements `audit` judges a package's actions against: every entry
+/// at its shipped path (no root to resolve it in).
+fn shipped_placements(package: &Package) -> Vec<pkgward_plan::Placement> {
+    package
+        .entries
+        .iter()
+        .map(|entry| pkgward_plan::Placement {
+            shipped_path: entry.path.clone(),
+            path: entry.path.clone(),
+            kind: match entry.kind {
+                pkgward_package::EntryKind::Dir => PlacementKind::Dir,
+                pkgward_package::EntryKind::File => PlacementKind::File,
+                pkgward_package::EntryKind::Symlink => PlacementKind::Symlink,
+                pkgward_package::EntryKind::Hardlink => PlacementKind::Hardlink,
+            },
+            mode: entry.mode & 0o7777,
+            shipped_mode: entry.mode & 0o7777,
+            owner: entry.owner.clone(),
+            group: entry.group.clone(),
+            target: entry.target.clone(),
+            digest: entry.sha256.clone(),
+            conffile: None,
+            conffile_original_digest: None,
+        })
+        .collect()
+}
+
+/// `audit --actions`: the actions one package would get, judged by the
+/// policy, with what would refuse them (no root state: no presets, no
+/// foreign units).
+pub(crate) fn audit_actions(
+    package: &Package,
+    declarations: &[DeclarationFile],
+    compiled: &pkgward_policy::CompiledPolicy,
+    repo: &str,
+) -> pkgward_plan::actions::PackageActions {
+    let footprint = pkgward_policy::footprint::footprint_with(package, declarations, compiled);
+    let placements = shipped_placements(package);
+    plan_actions(
+        &ActionInput {
+            package,
+            repo,
+            declarations,
+            services: &footprint.services,
+            placements: &placements,
+            presets: &[],
+            foreign_units: &BTreeMap::new(),
+        },
+        &super::install::policy_judge(compiled),
+    )
+}

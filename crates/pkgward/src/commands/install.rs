@@ -98,7 +98,7 @@ pub(crate) fn take_lock(root: &Root, wait: u64) -> anyhow::Result<RootLock> {
 
 /// The decisions of the compiled policy (`--policy`, `--grants`, or the
 /// embedded default). Per-package rules are compiled once and cached.
-struct PolicyJudge<'p> {
+pub(crate) struct PolicyJudge<'p> {
     compiled: &'p pkgward_policy::CompiledPolicy,
     installed: Vec<pkgward_policy::InstalledOwner>,
     rules: std::cell::RefCell<
@@ -130,6 +130,16 @@ fn planned(decision: &pkgward_policy::Decision) -> PlannedDecision {
             decision.because.rule
         ),
         hint: decision.hint.clone(),
+    }
+}
+
+/// A judge with the compiled policy and no installed owners (for commands
+/// that judge packages outside a root's installed state, like `audit`).
+pub(crate) fn policy_judge(compiled: &pkgward_policy::CompiledPolicy) -> PolicyJudge<'_> {
+    PolicyJudge {
+        compiled,
+        installed: Vec::new(),
+        rules: std::cell::RefCell::new(std::collections::HashMap::new()),
     }
 }
 
