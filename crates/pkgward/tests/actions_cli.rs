@@ -1002,3 +1002,55 @@ fn audit_shows_the_actions_and_what_the_policy_would_refuse() {
     );
     assert_eq!(report["footprints"][0]["package"], "svc");
 }
+
+/// A preset file in the root that disables the unit wins over the script's
+/// enable; one that enables a unit no script mentions enables it.
+#[test]
+fn presets_in_the_root_are_honoured() {
+    require_root!();
+    let work = tempfile::tempdir().unwrap();
+    let deb = service_deb(work.path());
+    let root = seeded_root();
+    let root_path = root.path().to_str().unwrap();
+    let presets = root.path().join("usr/lib/systemd/system-preset");
+    std::fs::create_dir_all(&presets).unwrap();
+    std::fs::write(presets.join("90-test.preset"), "disable svc.service\n").unwrap();
+    let installed = pkgward(&["install", "--root", root_path, deb.to_str().unwrap()]);
+    assert!(installed.status.success(), "{}", text(&installed));
+    assert!(!root.path().join("etc/systemd").exists());
+    let dry = pkgward(&[
+        "install",
+        "--root",
+        root_path,
+        "--dry-run",
+        deb.to_str().unwrap(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&dry.stdout).contains("a preset rule in the root disables it"),
+        "{}",
+        text(&dry)
+    );
+
+    let quiet = build(
+        work.path(),
+        &ServiceDeb {
+            name: "quiet",
+            files: &[(
+                "/lib/systemd/system/quiet.service",
+                "root",
+                &SERVICE_UNIT
+                    .replace("svc-alias", "quiet-alias")
+                    .replace("User=svc", "User=nobody"),
+            )],
+            scripts: &[],
+        },
+    );
+    std::fs::write(presets.join("80-quiet.preset"), "enable quiet.service\n").unwrap();
+    let installed = pkgward(&["install", "--root", root_path, quiet.to_str().unwrap()]);
+    assert!(installed.status.success(), "{}", text(&installed));
+    assert!(std::fs::read_link(
+        root.path()
+            .join("etc/systemd/system/multi-user.target.wants/quiet.service")
+    )
+    .is_ok());
+}
