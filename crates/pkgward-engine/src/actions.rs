@@ -804,6 +804,11 @@ fn prepare_alternatives(
         std::collections::BTreeMap::new();
     let mut steps = Vec::new();
     let mut counter = 0usize;
+    let mut stage_steps = |name: &str,
+                           outcome: &pkgward_actions::alternatives::AlternativePlan,
+                           state: &mut AlternativeState| {
+        stage_alternative(root, staging, name, outcome, state, &mut counter, fsync)
+    };
     for package in &plan.packages {
         for action in &package.actions {
             let PlannedAction::Alternative {
@@ -833,15 +838,7 @@ fn prepare_alternatives(
                 what: format!("`{}`: cannot install alternative `{name}`", package.name),
                 reason: error.to_string(),
             })?;
-            steps.extend(stage_alternative(
-                root,
-                staging,
-                name,
-                &outcome,
-                state,
-                &mut counter,
-                fsync,
-            )?);
+            steps.extend(stage_steps(name, &outcome, state)?);
         }
     }
     for removal in &plan.removals {
@@ -849,15 +846,7 @@ fn prepare_alternatives(
             let state = alternative_state(&mut states, root, name)?;
             let Some(group) = &state.group else { continue };
             let outcome = plan_alternative_remove(group, state.current.as_deref(), path);
-            steps.extend(stage_alternative(
-                root,
-                staging,
-                name,
-                &outcome,
-                state,
-                &mut counter,
-                fsync,
-            )?);
+            steps.extend(stage_steps(name, &outcome, state)?);
         }
     }
     Ok(steps)
