@@ -179,18 +179,19 @@ fn postinst_residues_of_corpus_packages_succeed_or_fail_cleanly() {
     let grants_directory = tempfile::tempdir().unwrap();
     let grants = grants_directory.path().join("grants.toml");
     // Every path and guarded location (base-files, dpkg and libc6 ship into
-    // guarded ones); `unconfined` so libc6's postinst is planned at all —
-    // pkgward still runs it in the sandbox.
+    // guarded ones), the accounts and services their declarative actions
+    // need; `unconfined` so libc6's postinst is planned at all — pkgward
+    // still runs it in the sandbox.
     std::fs::write(
         &grants,
-        "[[grant]]\nrepo = \"local\"\npackage = \"*\"\npaths = [\"/**\"]\nguarded = [\"*\"]\nscripts = \"unconfined\"\n",
+        "[[grant]]\nrepo = \"local\"\npackage = \"*\"\npaths = [\"/**\"]\nguarded = [\"*\"]\nusers = [\"*\", \"root\"]\ngroups = [\"*\", \"staff\"]\nservices = [\"*\"]\nscripts = \"unconfined\"\n",
     )
     .unwrap();
     let grants = grants.to_str().unwrap().to_owned();
     let closure = std::fs::read_to_string(corpus.join("CLOSURE-python3-curl-jq.txt")).unwrap();
     let mut bootstrap = vec![
         "install".to_owned(),
-        "--no-scripts".to_owned(),
+        "--files-only".to_owned(),
         "--root".to_owned(),
         root_path.clone(),
         "--grants".to_owned(),
@@ -242,7 +243,23 @@ fn postinst_residues_of_corpus_packages_succeed_or_fail_cleanly() {
                     .collect()
             })
             .unwrap_or_default();
-        let before = tree(root.path(), &writable);
+        // What the declarative actions of the reinstall may change besides
+        // the scripts' writable paths.
+        let dry_run = pkgward(&[
+            "install".into(),
+            "--dry-run".into(),
+            "--json".into(),
+            "--root".into(),
+            root_path.clone(),
+            "--grants".into(),
+            grants.clone(),
+            deb.to_string_lossy().into_owned(),
+        ]);
+        let planned: serde_json::Value = serde_json::from_slice(&dry_run.stdout)
+            .unwrap_or_else(|_| panic!("{}", text(&dry_run)));
+        let mut allowed = writable.clone();
+        action_paths(&planned["packages"][0]["actions"], &mut allowed);
+        let before = tree(root.path(), &allowed);
         let output = pkgward(&[
             "install".into(),
             "--root".into(),
@@ -251,15 +268,24 @@ fn postinst_residues_of_corpus_packages_succeed_or_fail_cleanly() {
             grants.clone(),
             deb.to_string_lossy().into_owned(),
         ]);
-        let after = tree(root.path(), &writable);
+        let after = tree(root.path(), &allowed);
         let changed: Vec<&String> = before
             .keys()
             .chain(after.keys())
             .filter(|path| before.get(*path) != after.get(*path))
+            // Directories created to hold an action's path.
+            .filter(|path| {
+                !(after
+                    .get(*path)
+                    .is_some_and(|value| value.starts_with("dir"))
+                    && allowed
+                        .iter()
+                        .any(|allowed| allowed.starts_with(&format!("{path}/"))))
+            })
             .collect();
         assert!(
             changed.is_empty(),
-            "`{name}`: the root changed outside its writable paths {writable:?}: {changed:?}\n{}",
+            "`{name}`: the root changed outside its writable paths and actions {allowed:?}: {changed:?}\n{}",
             text(&output)
         );
         let record: serde_json::Value = serde_json::from_slice(
@@ -305,6 +331,45 @@ fn postinst_residues_of_corpus_packages_succeed_or_fail_cleanly() {
         "no corpus script succeeded:\n{}",
         report.join("\n")
     );
+}
+
+/// Paths a planned action may change: every absolute path under a key
+/// naming a path, link or file, and the account files for account actions.
+fn action_paths(actions: &serde_json::Value, paths: &mut Vec<String>) {
+    match actions {
+        serde_json::Value::Array(items) => {
+            for item in items {
+                action_paths(item, paths);
+            }
+        }
+        serde_json::Value::Object(fields) => {
+            if fields.get("action").and_then(serde_json::Value::as_str) == Some("accounts") {
+                for file in [
+                    "/etc/passwd",
+                    "/etc/group",
+                    "/etc/shadow",
+                    "/etc/gshadow",
+                    "/etc/.pwd.lock",
+                ] {
+                    paths.push(file.to_owned());
+                }
+            }
+            for (key, value) in fields {
+                match value.as_str() {
+                    Some(path)
+                        if path.starts_with('/')
+                            && ["path", "link", "file"]
+                                .iter()
+                                .any(|part| key.contains(part)) =>
+                    {
+                        paths.push(path.to_owned());
+                    }
+                    _ => action_paths(value, paths),
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn summary(record: &serde_json::Value) -> String {

@@ -252,8 +252,8 @@ pub(crate) fn configure_after_commit(
     ))
 }
 
-/// `install --no-scripts`: packages whose postinst would have run are
-/// recorded half-configured, with a notice each.
+/// `install --no-scripts` (or `--files-only`): packages whose postinst
+/// would have run are recorded half-configured, with a notice each.
 pub(crate) fn leave_unconfigured(plan: &Plan) {
     for package in &plan.packages {
         if package
@@ -263,7 +263,7 @@ pub(crate) fn leave_unconfigured(plan: &Plan) {
         {
             // Committed half-configured already (pkgward-db); say so.
             eprintln!(
-                "notice: `{}` left half-configured: its postinst was not run (`--no-scripts`)",
+                "notice: `{}` left half-configured: its postinst was not run (`--no-scripts`/`--files-only`)",
                 package.name
             );
         }
