@@ -1110,6 +1110,17 @@ mod tests {
         }
     }
 
+    /// A change removing `name` entirely.
+    fn removal(name: &str) -> Change {
+        Change {
+            removals: vec![PackageRemoval {
+                name: name.into(),
+                keep_conffiles: vec![],
+            }],
+            installs: vec![],
+        }
+    }
+
     fn open_temp() -> (tempfile::TempDir, Database) {
         let directory = tempfile::tempdir().unwrap();
         let database = Database::open(&directory.path().join("db.sqlite")).unwrap();
@@ -1146,15 +1157,7 @@ mod tests {
             .record_attestations("hello", &[record("c")])
             .unwrap();
         assert_eq!(database.attestations("hello").unwrap(), vec![record("c")]);
-        database
-            .apply(&Change {
-                removals: vec![PackageRemoval {
-                    name: "hello".into(),
-                    keep_conffiles: vec![],
-                }],
-                installs: vec![],
-            })
-            .unwrap();
+        database.apply(&removal("hello")).unwrap();
         assert_eq!(database.attestations("hello").unwrap(), vec![]);
     }
 
@@ -1279,15 +1282,7 @@ mod tests {
         database.apply(&change).unwrap();
         assert_eq!(database.configured("hello").unwrap(), Some(false));
         assert!(database.script_runs("hello").unwrap().is_empty());
-        database
-            .apply(&Change {
-                removals: vec![PackageRemoval {
-                    name: "hello".into(),
-                    keep_conffiles: vec![],
-                }],
-                installs: vec![],
-            })
-            .unwrap();
+        database.apply(&removal("hello")).unwrap();
         assert!(database.scripts("hello").unwrap().is_empty());
         assert!(database.record_script_run("hello", &run).is_err());
     }
@@ -1315,27 +1310,11 @@ mod tests {
             })
             .unwrap();
         assert_eq!(database.owners("/usr/bin").unwrap(), vec!["a", "b"]);
-        database
-            .apply(&Change {
-                removals: vec![PackageRemoval {
-                    name: "a".into(),
-                    keep_conffiles: vec![],
-                }],
-                installs: vec![],
-            })
-            .unwrap();
+        database.apply(&removal("a")).unwrap();
         assert_eq!(database.owners("/usr/bin").unwrap(), vec!["b"]);
         assert!(database.package("a").unwrap().is_none());
         assert!(database.files("a").unwrap().is_empty());
-        database
-            .apply(&Change {
-                removals: vec![PackageRemoval {
-                    name: "b".into(),
-                    keep_conffiles: vec![],
-                }],
-                installs: vec![],
-            })
-            .unwrap();
+        database.apply(&removal("b")).unwrap();
         let remaining: i64 = database
             .connection
             .query_row("SELECT count(*) FROM dirs", [], |row| row.get(0))

@@ -201,14 +201,25 @@ impl Installed {
     }
 }
 
-/// `None` (after saying why) when these tests cannot run here.
-fn install_one(name: &str, files: &[(&str, &str)], scripts: &[(&str, &str)]) -> Option<Installed> {
+/// A root with a shell and a built package: (root, the debs' directory, the
+/// package). `None` (after saying why) when these tests cannot run here.
+fn prepare(
+    name: &str,
+    files: &[(&str, &str)],
+    scripts: &[(&str, &str)],
+) -> Option<(tempfile::TempDir, tempfile::TempDir, PathBuf)> {
     if !can_run() {
         return None;
     }
     let root = root_with_shell();
     let debs = tempfile::tempdir().unwrap();
     let deb = build(debs.path(), name, files, scripts);
+    Some((root, debs, deb))
+}
+
+/// `None` (after saying why) when these tests cannot run here.
+fn install_one(name: &str, files: &[(&str, &str)], scripts: &[(&str, &str)]) -> Option<Installed> {
+    let (root, debs, deb) = prepare(name, files, scripts)?;
     let output = pkgward(&[
         "install",
         "--root",
@@ -233,17 +244,13 @@ echo "name=$DPKG_MAINTSCRIPT_NAME package=$DPKG_MAINTSCRIPT_PACKAGE arch=$DPKG_M
 
 #[test]
 fn a_residue_writes_inside_its_granted_directory_and_nowhere_else() {
-    if !can_run() {
-        return;
-    }
-    let root = root_with_shell();
-    let debs = tempfile::tempdir().unwrap();
-    let deb = build(
-        debs.path(),
+    let Some((root, _debs, deb)) = prepare(
         "foo",
         &[("/usr/share/foo/data", "data\n")],
         &[("postinst", GRANTED_WRITE)],
-    );
+    ) else {
+        return;
+    };
     let before = tree(root.path(), &[]);
     let root_path = root.path().to_str().unwrap();
     let dry = pkgward(&[
@@ -486,13 +493,7 @@ fn scripts_none_refuses_residue_but_not_fully_declarative_scripts() {
 
 #[test]
 fn remove_runs_prerm_before_and_postrm_after_the_files_go() {
-    if !can_run() {
-        return;
-    }
-    let root = root_with_shell();
-    let debs = tempfile::tempdir().unwrap();
-    let deb = build(
-        debs.path(),
+    let Some((root, _debs, deb)) = prepare(
         "foo",
         &[("/usr/share/foo/data", "data\n"), ("/var/lib/foo/keep", "k\n")],
         &[
@@ -505,7 +506,9 @@ fn remove_runs_prerm_before_and_postrm_after_the_files_go() {
                 "#!/bin/sh\nset -e\nsh -c \"echo postrm-\\$1 >> /var/lib/foo/postrm\" sh \"$1\"\n[ ! -e /usr/share/foo/data ]\n",
             ),
         ],
-    );
+    ) else {
+        return;
+    };
     let root_path = root.path().to_str().unwrap();
     let output = pkgward(&["install", "--root", root_path, deb.to_str().unwrap()]);
     assert!(output.status.success(), "{}", text(&output));
@@ -570,20 +573,16 @@ fn a_package_kept_as_config_files_runs_only_postrm_purge_when_purged() {
 
 #[test]
 fn killing_pkgward_during_the_postinst_leaves_the_package_half_configured() {
-    if !can_run() {
-        return;
-    }
-    let root = root_with_shell();
-    let debs = tempfile::tempdir().unwrap();
-    let deb = build(
-        debs.path(),
+    let Some((root, _debs, deb)) = prepare(
         "slow",
         &[("/usr/share/slow/data", "data\n")],
         &[(
             "postinst",
             "#!/bin/sh\nsh -c 'echo started > /usr/share/slow/started'\nexec sh -c 'while :; do :; done' pkgward-test-slow-postinst\n",
         )],
-    );
+    ) else {
+        return;
+    };
     let root_path = root.path().to_str().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_pkgward"))
         .args(["install", "--root", root_path, deb.to_str().unwrap()])
