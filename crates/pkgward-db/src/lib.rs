@@ -715,6 +715,17 @@ impl Database {
             .map_err(self.query_error())
     }
 
+    /// `NotRecorded` when a statement about package `name` changed no row.
+    fn touched_package(&self, changed: usize, name: &str) -> Result<(), DatabaseError> {
+        if changed == 0 {
+            return Err(DatabaseError::NotRecorded {
+                path: self.path.clone(),
+                name: name.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     /// Marks the package `name` configured (`postinst configure` succeeded)
     /// or half-configured.
     pub fn set_configured(&mut self, name: &str, configured: bool) -> Result<(), DatabaseError> {
@@ -725,13 +736,7 @@ impl Database {
                 params![name, i64::from(configured)],
             )
             .map_err(self.query_error())?;
-        if changed == 0 {
-            return Err(DatabaseError::NotRecorded {
-                path: self.path.clone(),
-                name: name.to_owned(),
-            });
-        }
-        Ok(())
+        self.touched_package(changed, name)
     }
 
     /// Records one script run of the package `name`.
@@ -759,13 +764,7 @@ impl Database {
                 ],
             )
             .map_err(self.query_error())?;
-        if changed == 0 {
-            return Err(DatabaseError::NotRecorded {
-                path: self.path.clone(),
-                name: name.to_owned(),
-            });
-        }
-        Ok(())
+        self.touched_package(changed, name)
     }
 
     /// Every recorded script run of the package `name`, oldest first.
