@@ -156,6 +156,15 @@ impl ScriptOwner {
             architecture: package.architecture.clone(),
         }
     }
+
+    /// The owner of an installed package's recorded scripts.
+    pub fn recorded(record: &pkgward_db::PackageRecord) -> ScriptOwner {
+        ScriptOwner {
+            name: record.name.clone(),
+            version: record.version.clone(),
+            architecture: record.architecture.clone(),
+        }
+    }
 }
 
 /// The environment dpkg gives maintainer scripts (dpkg(1), ENVIRONMENT),

@@ -64,6 +64,8 @@ enum Command {
     Policy(commands::policy::Args),
     /// Show an installed package's maintainer scripts and their sandboxed runs.
     Scripts(commands::script_phases::Args),
+    /// Run the postinst of half-configured packages again.
+    Configure(commands::script_phases::ConfigureArgs),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => commands::audit::run(&args),
         Command::Policy(args) => commands::policy::run(&args),
         Command::Scripts(args) => commands::script_phases::run(&args),
+        Command::Configure(args) => commands::script_phases::configure(&args),
     };
     match result {
         Ok(code) => code,

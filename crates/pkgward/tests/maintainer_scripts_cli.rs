@@ -630,3 +630,56 @@ fn killing_pkgward_during_the_postinst_leaves_the_package_half_configured() {
     }
     assert!(!loop_alive(), "the script outlived pkgward");
 }
+
+#[test]
+fn configure_reruns_a_failed_postinst_once_the_cause_is_fixed() {
+    let Some(installed) = install_one(
+        "later",
+        &[("/usr/share/later/data", "data\n")],
+        &[(
+            "postinst",
+            "#!/bin/sh\nset -e\nsh -c '[ -e /usr/share/later/ready ]'\nsh -c \"echo configured-with-[\\$1] > /usr/share/later/done\" sh \"$2\"\n",
+        )],
+    ) else {
+        return;
+    };
+    let (root, root_path) = (installed.root.path(), installed.root_path());
+    assert_eq!(
+        installed.output.status.code(),
+        Some(1),
+        "{}",
+        text(&installed.output)
+    );
+    assert_eq!(scripts_json(root, "later")["configured"], false);
+    // Still failing: stays half-configured, the run is recorded.
+    let output = pkgward(&["configure", "--root", root_path, "later"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("stays half-configured"),
+        "{}",
+        text(&output)
+    );
+    // The administrator fixes the cause; configure succeeds.
+    std::fs::write(root.join("usr/share/later/ready"), "").unwrap();
+    let output = pkgward(&["configure", "--root", root_path, "later"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout)
+            .contains("configured later (postinst ran in the sandbox)"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("usr/share/later/done")).unwrap(),
+        "configured-with-[]\n"
+    );
+    let record = scripts_json(root, "later");
+    assert_eq!(record["configured"], true);
+    assert_eq!(record["runs"].as_array().unwrap().len(), 3);
+    let output = pkgward(&["configure", "--root", root_path, "later"]);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("later is already configured"),
+        "{}",
+        text(&output)
+    );
+}

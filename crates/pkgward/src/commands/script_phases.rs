@@ -299,11 +299,7 @@ pub(crate) fn removal_scripts(
         };
         let installed = record.status == pkgward_db::PackageStatus::Installed;
         all.push(RemovalScripts {
-            owner: ScriptOwner {
-                name: record.name,
-                version: record.version,
-                architecture: record.architecture,
-            },
+            owner: ScriptOwner::recorded(&record),
             // A `config-files` package's prerm ran when it was removed.
             prerm: installed.then(|| find("prerm")).flatten(),
             postrm: find("postrm"),
@@ -477,6 +473,73 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         for request in &run.requests {
             println!("  requested: {request}");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pkgward configure PKG…`: run the recorded `postinst configure` of
+/// half-configured packages again (after fixing what made it fail), in the
+/// order given. dpkg passes the most recently configured version; pkgward
+/// does not record it, so the argument is empty (a fresh configuration).
+/// Landlock ABI 3 is required, as for removal scripts.
+#[derive(Debug, clap::Args)]
+pub struct ConfigureArgs {
+    /// Names of half-configured packages.
+    #[arg(required = true)]
+    pub packages: Vec<String>,
+    #[command(flatten)]
+    pub root: super::install::RootArgs,
+    /// Wait up to SECONDS for another pkgward holding the root's lock.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub wait: u64,
+}
+
+pub fn configure(args: &ConfigureArgs) -> anyhow::Result<ExitCode> {
+    let root = super::install::open_root(&args.root)?;
+    let mut database = pkgward_engine::open_database(&root, false)?
+        .with_context(|| format!("no packages are installed in `{}`", root.path().display()))?;
+    let _lock = super::install::take_lock(&root, args.wait)?;
+    let landlock = LandlockRequirement::Refuse { minimum_abi: 3 };
+    for name in &args.packages {
+        let database = &mut database.database;
+        let record = database
+            .package(name)?
+            .filter(|record| record.status == pkgward_db::PackageStatus::Installed)
+            .ok_or_else(|| anyhow::anyhow!("package `{name}` is not installed"))?;
+        if database.configured(name)? == Some(true) {
+            println!("{name} is already configured");
+            continue;
+        }
+        let scripts = database.scripts(name)?;
+        let Some(postinst) = scripts
+            .iter()
+            .find(|script| script.name == "postinst" && script.run)
+        else {
+            database.set_configured(name, true)?;
+            println!("configured {name} (no postinst to run)");
+            continue;
+        };
+        let job = ScriptJob {
+            owner: ScriptOwner::recorded(&record),
+            script: postinst,
+            action: Action::PostinstConfigure { old_version: None },
+        };
+        let run = with_runner(&root, landlock, |runner| Ok(runner.run(&job)?))?;
+        database.record_script_run(name, &run.record)?;
+        print_requests(&run, postinst);
+        if !run.succeeded {
+            return Err(failure_error(
+                name,
+                "postinst",
+                run.failure.as_deref().unwrap_or_default(),
+                &run.output,
+                &format!(
+                    "`{name}` stays half-configured; `pkgward scripts {name}` shows every run"
+                ),
+            ));
+        }
+        database.set_configured(name, true)?;
+        println!("configured {name} (postinst ran in the sandbox)");
     }
     Ok(ExitCode::SUCCESS)
 }
