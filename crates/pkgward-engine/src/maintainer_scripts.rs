@@ -15,12 +15,17 @@
 //! engine reads the request log back afterwards: pkgward's declarative
 //! phase is what acts; the requests are recorded and reported.
 //!
+//! The script run is the recorded one with its fully translated debhelper
+//! blocks neutralised (`pkgward_plan::maintainer_scripts::script_to_run`):
+//! pkgward performed their actions already.
+//!
 //! Every run is recorded in `script_runs` with the achieved sandbox status
 //! (or the setup error), the exit code, the requests and the output.
 
 use crate::root::Root;
 use crate::EngineError;
 use pkgward_db::{Database, ScriptRecord, ScriptRunRecord};
+use pkgward_plan::maintainer_scripts::script_to_run;
 use pkgward_plan::{decode_script_content, PackagePlan};
 use pkgward_sandbox::{Bind, HelperProgram, LandlockRequirement, Overlay, Spec, DEFAULT_PATH};
 use std::path::PathBuf;
@@ -306,7 +311,10 @@ impl ScriptRunner<'_> {
                 interpreter: argv[0].clone(),
             });
         }
-        let private = PrivateFiles::create(script, &content)?;
+        // Fully translated debhelper blocks do not run: pkgward performed
+        // their actions (docs/sandbox.md, "Maintainer scripts").
+        let to_run = script_to_run(&job.owner.name, script, &content);
+        let private = PrivateFiles::create(script, &to_run.bytes)?;
         let mut spec = Spec::new(argv);
         spec.root = self.root.path().to_path_buf();
         spec.environment = dpkg_environment(&job.owner, script);

@@ -21,9 +21,10 @@
 
 use crate::plan::{PlannedDecision, PlannedScript, Problem};
 use crate::planner::Judge;
-use pkgward_actions::scripts::{classify_script, Classification, ScriptContext};
+use pkgward_actions::scripts::{classify_script, Classification, ScriptContext, ScriptReport};
 use pkgward_package::{EntryKind, Package, ScriptName};
 use pkgward_policy::ScriptMode;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// How many residue lines a planned script lists (the rest are counted).
@@ -46,6 +47,177 @@ pub fn required_mode(classification: Classification) -> ScriptMode {
         Classification::DeclarativeWithResidue => ScriptMode::Sandboxed,
         Classification::NeedsUnconfined => ScriptMode::Unconfined,
     }
+}
+
+/// A fully translated debhelper block blanked out of the script that runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeutralisedBlock {
+    /// The debhelper tool named by the start marker (`dh_installsystemd`).
+    pub tool: String,
+    /// The start marker's line (1-based).
+    pub first_line: usize,
+    /// The end marker's line.
+    pub last_line: usize,
+}
+
+impl std::fmt::Display for NeutralisedBlock {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            formatter,
+            "{} block, lines {}-{}",
+            self.tool, self.first_line, self.last_line
+        )
+    }
+}
+
+/// The script that actually runs, and which blocks were blanked out of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptToRun {
+    pub bytes: Vec<u8>,
+    pub neutralised: Vec<NeutralisedBlock>,
+}
+
+/// The script `package`'s `script_name` runs as: the shipped `bytes` with
+/// every fully translated debhelper block neutralised (module docs).
+pub fn script_to_run(package: &str, script_name: &str, bytes: &[u8]) -> ScriptToRun {
+    let context = ScriptContext {
+        package: package.to_owned(),
+    };
+    let report = classify_script(script_name, bytes, &context);
+    let candidate = neutralise_translated_blocks(bytes, &report);
+    if candidate.neutralised.is_empty() {
+        return candidate;
+    }
+    // Fail safe: the remaining script must have exactly the residue the
+    // original has, at the same lines — otherwise a blanked block mattered.
+    let again = classify_script(script_name, &candidate.bytes, &context);
+    if again.residue == report.residue {
+        candidate
+    } else {
+        ScriptToRun {
+            bytes: bytes.to_vec(),
+            neutralised: Vec::new(),
+        }
+    }
+}
+
+/// The pure transform behind [`script_to_run`]: blanks the body of each
+/// debhelper block of `report` that has no residue line, is properly
+/// delimited (not nested, terminated) and cannot affect the rest of the
+/// script. Everything else stays byte for byte; line count and line
+/// endings are unchanged.
+pub fn neutralise_translated_blocks(bytes: &[u8], report: &ScriptReport) -> ScriptToRun {
+    let unchanged = || ScriptToRun {
+        bytes: bytes.to_vec(),
+        neutralised: Vec::new(),
+    };
+    let Ok(source) = std::str::from_utf8(bytes) else {
+        return unchanged();
+    };
+    let lines: Vec<&str> = source.split_inclusive('\n').collect();
+    let delimited = delimited_blocks(&lines);
+    let mut neutralised = Vec::new();
+    for (tool, first_line, last_line) in &report.debhelper_blocks {
+        let (first_line, last_line) = (*first_line, *last_line);
+        let translated = delimited.contains(&(first_line, last_line))
+            && last_line > first_line + 1
+            && !report
+                .residue
+                .iter()
+                .any(|residue| (first_line..=last_line).contains(&residue.line))
+            && lines[first_line..last_line - 1]
+                .iter()
+                .all(|line| !affects_rest_of_script(line));
+        if translated {
+            neutralised.push(NeutralisedBlock {
+                tool: tool.clone(),
+                first_line,
+                last_line,
+            });
+        }
+    }
+    if neutralised.is_empty() {
+        return unchanged();
+    }
+    let mut output = String::with_capacity(source.len());
+    for (index, line) in lines.iter().enumerate() {
+        let number = index + 1;
+        let Some(block) = neutralised
+            .iter()
+            .find(|block| block.first_line < number && number < block.last_line)
+        else {
+            output.push_str(line);
+            continue;
+        };
+        if number == block.first_line + 1 {
+            output.push(':');
+        }
+        // Keep the line's ending (`\n` or `\r\n`): line numbers stay.
+        let content = line.trim_end_matches(['\n', '\r']);
+        output.push_str(&line[content.len()..]);
+    }
+    ScriptToRun {
+        bytes: output.into_bytes(),
+        neutralised,
+    }
+}
+
+const START_MARKER: &str = "# Automatically added by ";
+const END_MARKER: &str = "# End automatically added section";
+
+/// (first line, last line) of every block whose start marker opens at top
+/// level and whose end marker closes it with no other marker in between;
+/// blocks around or inside nested markers, and unterminated ones, are left
+/// out.
+fn delimited_blocks(lines: &[&str]) -> Vec<(usize, usize)> {
+    let mut blocks = Vec::new();
+    let mut depth = 0usize;
+    let mut open: Option<usize> = None;
+    for (index, line) in lines.iter().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.starts_with(START_MARKER) {
+            depth += 1;
+            open = (depth == 1).then_some(index + 1);
+        } else if trimmed == END_MARKER && depth > 0 {
+            depth -= 1;
+            if depth == 0 {
+                if let Some(first) = open.take() {
+                    blocks.push((first, index + 1));
+                }
+            } else {
+                open = None;
+            }
+        }
+    }
+    blocks
+}
+
+/// Whether a line of a block could change what the rest of the script does
+/// (control flow, shell state, definitions), so the block must run whole.
+fn affects_rest_of_script(line: &str) -> bool {
+    const STATEFUL: &[&str] = &[
+        "exit", "return", "set", "trap", "export", "unset", "readonly", "shift", "cd", "exec",
+        "eval", ".", "source", "alias", "umask", "local", "declare", "typeset",
+    ];
+    let code = line.trim();
+    if code.starts_with('#') {
+        return false;
+    }
+    if code.contains("()") {
+        return true;
+    }
+    code.split(|character: char| character.is_whitespace() || ";&|(){}`".contains(character))
+        .filter(|word| !word.is_empty())
+        .any(|word| {
+            STATEFUL.contains(&word)
+                || word.split_once('=').is_some_and(|(name, _)| {
+                    !name.is_empty()
+                        && name
+                            .chars()
+                            .all(|character| character.is_ascii_alphanumeric() || character == '_')
+                        && !name.starts_with(|character: char| character.is_ascii_digit())
+                })
+        })
 }
 
 /// Classifies `package`'s scripts, asks the judge for the mode they need and
@@ -133,6 +305,13 @@ pub fn plan_scripts(
             if report.residue.len() > RESIDUE_LINES_SHOWN {
                 residue.push(format!("… {} more", report.residue.len() - RESIDUE_LINES_SHOWN));
             }
+            // What runs is the script without its fully translated blocks;
+            // a script with no residue runs not at all, so nothing to show.
+            let neutralised = if run && !report.residue.is_empty() {
+                script_to_run(&package.name, script.name.as_str(), &script.bytes).neutralised
+            } else {
+                Vec::new()
+            };
             PlannedScript {
                 name: script.name.as_str().to_owned(),
                 interpreter: script.interpreter.clone(),
@@ -140,6 +319,7 @@ pub fn plan_scripts(
                 run,
                 why,
                 residue,
+                neutralised,
                 content: PlannedScript::encode(&script.bytes),
             }
         })
@@ -273,6 +453,107 @@ mod tests {
         assert_eq!(
             directories.into_iter().collect::<Vec<_>>(),
             ["/etc", "/etc/foo", "/usr/bin"]
+        );
+    }
+
+    /// A postinst with a residue line, a fully translated systemd block and a
+    /// block with residue.
+    const POSTINST: &str = "#!/bin/sh\nset -e\necho ready > /var/lib/foo/state\n# Automatically added by dh_installsystemd/13.11.4\nif [ \"$1\" = \"configure\" ]; then\n\tmkdir -p /etc/systemd/x\n\tdeb-systemd-helper unmask 'foo.service' >/dev/null || true\nfi\n# End automatically added section\n# Automatically added by dh_python3\nfrobnicate --now\n# End automatically added section\necho done\n";
+
+    fn report_of(script: &str) -> ScriptReport {
+        let context = ScriptContext {
+            package: "foo".to_owned(),
+        };
+        classify_script("postinst", script.as_bytes(), &context)
+    }
+
+    #[test]
+    fn fully_translated_block_is_blanked_and_residue_block_kept() {
+        let report = report_of(POSTINST);
+        assert_eq!(report.debhelper_blocks.len(), 2, "{report:?}");
+        let to_run = script_to_run("foo", "postinst", POSTINST.as_bytes());
+        assert_eq!(
+            to_run.neutralised,
+            [NeutralisedBlock {
+                tool: "dh_installsystemd".to_owned(),
+                first_line: 4,
+                last_line: 9
+            }]
+        );
+        let text = String::from_utf8(to_run.bytes).unwrap();
+        assert_eq!(
+            text,
+            "#!/bin/sh\nset -e\necho ready > /var/lib/foo/state\n# Automatically added by dh_installsystemd/13.11.4\n:\n\n\n\n# End automatically added section\n# Automatically added by dh_python3\nfrobnicate --now\n# End automatically added section\necho done\n"
+        );
+        // Line numbers are stable: same line count, residue at the same lines.
+        assert_eq!(text.lines().count(), POSTINST.lines().count());
+        assert_eq!(report_of(&text).residue, report.residue);
+    }
+
+    #[test]
+    fn line_endings_and_lines_outside_blocks_stay_byte_for_byte() {
+        let script = POSTINST.replace('\n', "\r\n");
+        let to_run = script_to_run("foo", "postinst", script.as_bytes());
+        assert_eq!(to_run.neutralised.len(), 1);
+        let text = String::from_utf8(to_run.bytes).unwrap();
+        assert!(text.starts_with("#!/bin/sh\r\nset -e\r\necho ready > /var/lib/foo/state\r\n# Automatically added by dh_installsystemd/13.11.4\r\n:\r\n\r\n\r\n\r\n# End"), "{text:?}");
+        assert!(text
+            .ends_with("frobnicate --now\r\n# End automatically added section\r\necho done\r\n"));
+    }
+
+    #[test]
+    fn nested_or_unterminated_markers_keep_blocks_whole() {
+        let nested = POSTINST.replace(
+            "\tmkdir -p /etc/systemd/x\n",
+            "# Automatically added by dh_installinit\n\tmkdir -p /etc/systemd/x\n# End automatically added section\n",
+        );
+        let to_run = script_to_run("foo", "postinst", nested.as_bytes());
+        assert!(to_run.neutralised.is_empty(), "{:?}", to_run.neutralised);
+        assert_eq!(to_run.bytes, nested.as_bytes());
+        let unterminated = "#!/bin/sh\necho ready > /var/lib/foo/state\n# Automatically added by dh_installsystemd\nmkdir -p /etc/systemd/x\n";
+        let to_run = script_to_run("foo", "postinst", unterminated.as_bytes());
+        assert!(to_run.neutralised.is_empty());
+        assert_eq!(to_run.bytes, unterminated.as_bytes());
+    }
+
+    #[test]
+    fn blocks_that_could_affect_the_rest_of_the_script_run_whole() {
+        for line in [
+            "[ -x /usr/bin/foo ] || exit 0",
+            "set +e",
+            "FOO=bar",
+            "helper() { :; }",
+            ". /usr/share/debconf/confmodule",
+        ] {
+            assert!(affects_rest_of_script(line), "`{line}`");
+            let script = POSTINST.replace("\tmkdir -p /etc/systemd/x\n", &format!("\t{line}\n"));
+            let to_run = script_to_run("foo", "postinst", script.as_bytes());
+            assert!(
+                to_run.neutralised.is_empty(),
+                "`{line}`: {:?}",
+                to_run.neutralised
+            );
+            assert_eq!(to_run.bytes, script.as_bytes());
+        }
+        // Ordinary translated commands do not.
+        assert!(!affects_rest_of_script(
+            "\tsystemd-tmpfiles ${DPKG_ROOT:+--root=\"$DPKG_ROOT\"} --create foo.conf || true"
+        ));
+        assert!(!affects_rest_of_script(
+            "if [ \"$1\" = \"configure\" ]; then"
+        ));
+    }
+
+    #[test]
+    fn a_declarative_script_has_nothing_to_neutralise_in_the_plan_sense() {
+        // Without residue the script is not run at all; the transform still
+        // blanks its blocks but plan_scripts shows none (not run).
+        let script = "#!/bin/sh\n# Automatically added by dh_installsystemd\ndeb-systemd-helper unmask foo.service\n# End automatically added section\n";
+        let to_run = script_to_run("foo", "postinst", script.as_bytes());
+        assert_eq!(to_run.neutralised.len(), 1);
+        assert_eq!(
+            String::from_utf8(to_run.bytes).unwrap(),
+            "#!/bin/sh\n# Automatically added by dh_installsystemd\n:\n# End automatically added section\n"
         );
     }
 

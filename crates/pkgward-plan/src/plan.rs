@@ -89,6 +89,10 @@ pub struct PlannedScript {
     pub why: String,
     /// The first residue lines (`line N: category: text`).
     pub residue: Vec<String>,
+    /// The fully translated debhelper blocks blanked out of the script
+    /// before it runs (`maintainer_scripts::script_to_run`).
+    #[serde(default)]
+    pub neutralised: Vec<crate::maintainer_scripts::NeutralisedBlock>,
     /// The script's bytes, base64 (standard alphabet).
     pub content: String,
 }
@@ -383,6 +387,9 @@ impl Plan {
                 );
                 for line in &script.residue {
                     let _ = writeln!(text, "    residue {line}");
+                }
+                for block in &script.neutralised {
+                    let _ = writeln!(text, "    not run (translated): {block}");
                 }
             }
             if package.scripts.iter().any(|script| script.run) {
