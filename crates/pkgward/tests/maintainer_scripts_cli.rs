@@ -683,3 +683,70 @@ fn configure_reruns_a_failed_postinst_once_the_cause_is_fixed() {
         text(&output)
     );
 }
+
+/// A postinst whose dh_installsystemd-style block is fully translated (its
+/// `mkdir` becomes pkgward's own action) and would fail if run — plain
+/// `mkdir` of an existing directory, on the read-only `/etc` — plus residue
+/// before and after it that writes into the package's directory.
+const TRANSLATED_BLOCK_POSTINST: &str = "#!/bin/sh
+set -e
+sh -c 'echo before > /usr/share/blocky/state'
+# Automatically added by dh_installsystemd/13.11.4
+if [ \"$1\" = \"configure\" ]; then
+\tmkdir /etc/blockstate
+fi
+# End automatically added section
+sh -c 'echo after >> /usr/share/blocky/state'
+";
+
+#[test]
+fn a_fully_translated_debhelper_block_does_not_run_and_the_residue_does() {
+    let Some((root, _debs, deb)) = prepare(
+        "blocky",
+        &[("/usr/share/blocky/data", "data\n")],
+        &[("postinst", TRANSLATED_BLOCK_POSTINST)],
+    ) else {
+        return;
+    };
+    let root_path = root.path().to_str().unwrap();
+    let deb = deb.to_str().unwrap();
+    let dry = pkgward(&["install", "--dry-run", "--root", root_path, deb]);
+    let dry_text = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        dry_text.contains("    not run (translated): dh_installsystemd block, lines 4-8"),
+        "{}",
+        text(&dry)
+    );
+    let dry_json = pkgward(&["install", "--dry-run", "--json", "--root", root_path, deb]);
+    let plan: serde_json::Value = serde_json::from_slice(&dry_json.stdout).unwrap();
+    let script = &plan["packages"][0]["scripts"][0];
+    assert_eq!(script["run"], true, "{plan}");
+    assert_eq!(
+        script["neutralised"],
+        serde_json::json!([{"tool": "dh_installsystemd", "first_line": 4, "last_line": 8}]),
+        "{plan}"
+    );
+    let output = pkgward(&["install", "--root", root_path, deb]);
+    assert!(output.status.success(), "{}", text(&output));
+    // The residue on both sides of the block ran; the block's action was
+    // pkgward's own.
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("usr/share/blocky/state")).unwrap(),
+        "before\nafter\n"
+    );
+    assert!(root.path().join("etc/blockstate").is_dir());
+    let record = scripts_json(root.path(), "blocky");
+    assert_eq!(record["configured"], true);
+    assert_eq!(
+        record["scripts"][0]["neutralised"],
+        serde_json::json!([{"tool": "dh_installsystemd", "first_line": 4, "last_line": 8}])
+    );
+    assert_eq!(record["runs"][0]["exit_code"], 0);
+    let human = pkgward(&["scripts", "--root", root_path, "blocky"]);
+    assert!(
+        String::from_utf8_lossy(&human.stdout)
+            .contains("  not run (translated): dh_installsystemd block, lines 4-8"),
+        "{}",
+        text(&human)
+    );
+}

@@ -4,7 +4,8 @@
 //! sandbox through `pkgward_engine::maintainer_scripts`; only scripts the
 //! plan marked `run` (residue left after translation) run at all.
 //!
-//! Also `pkgward scripts PKG`: the recorded scripts and runs of a package.
+//! Also `pkgward scripts PKG`: the recorded scripts (with the fully translated
+//! debhelper blocks that are blanked out before they run) and runs of a package.
 
 use anyhow::Context;
 use pkgward_db::{Database, ScriptRecord};
@@ -12,7 +13,8 @@ use pkgward_engine::maintainer_scripts::{
     self, Action, ConfigureReport, ScriptJob, ScriptOwner, ScriptRun, ScriptRunner,
 };
 use pkgward_engine::Root;
-use pkgward_plan::Plan;
+use pkgward_plan::maintainer_scripts::{script_to_run, NeutralisedBlock};
+use pkgward_plan::{decode_script_content, Plan};
 use pkgward_policy::model::SandboxMissing;
 use pkgward_sandbox::{HelperProgram, LandlockRequirement};
 use std::process::ExitCode;
@@ -413,15 +415,29 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .ok_or_else(|| anyhow::anyhow!("package `{}` is not installed", args.package))?;
     let scripts = database.scripts(&args.package)?;
     let runs = database.script_runs(&args.package)?;
+    // The fully translated debhelper blocks blanked out before a script runs.
+    let neutralised: Vec<Vec<NeutralisedBlock>> = scripts
+        .iter()
+        .map(|script| {
+            script
+                .run
+                .then(|| decode_script_content(&script.content))
+                .flatten()
+                .map(|bytes| script_to_run(&args.package, &script.name, &bytes).neutralised)
+                .unwrap_or_default()
+        })
+        .collect();
     if args.json {
         let scripts: Vec<_> = scripts
             .iter()
-            .map(|script| {
+            .zip(&neutralised)
+            .map(|(script, neutralised)| {
                 serde_json::json!({
                     "name": script.name,
                     "interpreter": script.interpreter,
                     "classification": script.classification,
                     "run": script.run,
+                    "neutralised": neutralised,
                     "writable_paths": script.writable_paths,
                 })
             })
@@ -446,7 +462,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             "half-configured"
         }
     );
-    for script in &scripts {
+    for (index, script) in scripts.iter().enumerate() {
         println!(
             "script {}: {} ({})",
             script.name,
@@ -457,6 +473,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             },
             script.classification
         );
+        for block in &neutralised[index] {
+            println!("  not run (translated): {block}");
+        }
     }
     for run in &runs {
         println!(
