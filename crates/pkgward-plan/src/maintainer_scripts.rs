@@ -18,6 +18,21 @@
 //! `/run/<name>`, each kept only when the policy would let the package place a
 //! new file directly in it (so guarded locations and deny overrides stay
 //! read-only). Shared directories (`/usr/bin`, `/etc`) are never writable.
+//!
+//! The script that runs is not the script as shipped: every debhelper block
+//! that is *fully translated* (no residue line in it: pkgward performs its
+//! actions itself) is neutralised first — its body lines blanked, a `:` in
+//! place of the first, the marker comments kept so line numbers still point
+//! at the original (`script_to_run`). Only whole debhelper blocks are
+//! removed: they are debhelper's self-contained autoscript snippets. Single
+//! commands outside blocks never are: variables, `set -e`, conditionals and
+//! functions tie them to the rest of the script. A block is kept whole
+//! (fail safe) when its markers are nested or unterminated, when it could
+//! affect the rest of the script (`exit`, `return`, `set`, `trap`,
+//! `export`, `unset`, `shift`, `cd`, `exec`, `eval`, `.`/`source`, variable
+//! assignments other than debhelper's own `_dh_*`, function definitions),
+//! or when the neutralised script does not classify to exactly the same
+//! residue as the original.
 
 use crate::plan::{PlannedDecision, PlannedScript, Problem};
 use crate::planner::Judge;
@@ -211,7 +226,10 @@ fn affects_rest_of_script(line: &str) -> bool {
         .any(|word| {
             STATEFUL.contains(&word)
                 || word.split_once('=').is_some_and(|(name, _)| {
+                    // `_dh_*` are debhelper's snippet-local variables
+                    // (`_dh_action`), set by every snippet that reads them.
                     !name.is_empty()
+                        && !name.starts_with("_dh_")
                         && name
                             .chars()
                             .all(|character| character.is_ascii_alphanumeric() || character == '_')
@@ -542,6 +560,7 @@ mod tests {
         assert!(!affects_rest_of_script(
             "if [ \"$1\" = \"configure\" ]; then"
         ));
+        assert!(!affects_rest_of_script("\t\t_dh_action=restart"));
     }
 
     #[test]
