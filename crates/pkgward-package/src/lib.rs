@@ -11,10 +11,11 @@
 pub mod deb;
 pub mod deb_builder;
 pub mod model;
+pub mod rpm_version;
 pub mod version;
 
 pub use model::{
     Entry, EntryKind, Format, Limits, Package, Relation, Relations, Script, ScriptName, Trigger,
     VersionOp,
 };
-pub use version::Version;
+pub use version::{Version, VersionScheme};
