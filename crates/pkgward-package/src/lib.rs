@@ -11,6 +11,9 @@
 pub mod deb;
 pub mod deb_builder;
 pub mod model;
+pub mod rpm;
+#[cfg(feature = "rpm-builder")]
+pub mod rpm_builder;
 pub mod rpm_version;
 pub mod version;
 
