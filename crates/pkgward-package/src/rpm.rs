@@ -1449,6 +1449,20 @@ fn parse_cpio_header(bytes: &[u8; 110]) -> Result<CpioHeader, RpmProblem> {
             })
         }
     }
+    // All thirteen fields must be hexadecimal, the ones we do not use too:
+    // another reader may use them.
+    if let Some(index) = (0..13).find(|index| {
+        !bytes[6 + index * 8..14 + index * 8]
+            .iter()
+            .all(u8::is_ascii_hexdigit)
+    }) {
+        return Err(RpmProblem::BadCpioHeader {
+            reason: format!(
+                "field {index} `{}` is not hexadecimal",
+                String::from_utf8_lossy(&bytes[6 + index * 8..14 + index * 8]).escape_debug()
+            ),
+        });
+    }
     let field = |index: usize| -> Result<u64, RpmProblem> {
         let text = &bytes[6 + index * 8..14 + index * 8];
         if !text.iter().all(u8::is_ascii_hexdigit) {

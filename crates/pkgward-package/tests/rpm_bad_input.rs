@@ -1,0 +1,546 @@
+//! Hostile and malformed `.rpm` packages: lead, signature header, header and
+//! payload corruption, traversal in file names (header and cpio), bombs and
+//! limits. Every refusal names the part of the package (`lead`, `signature
+//! header`, `header`, `payload`) and, where there is one, the entry; nothing
+//! panics (a mutation sweep flips bytes all over a package).
+//!
+//! Packages are built with the `rpm` crate's builder; [`reseal`] edits a
+//! built package's header or decompressed cpio and recomputes the payload
+//! digest, header digest and package size, so a test reaches the check it
+//! targets instead of stopping at the first digest.
+#![allow(clippy::disallowed_methods, clippy::print_stderr)]
+
+use pkgward_package::deb::{Problem, ReadError};
+use pkgward_package::model::PathProblem;
+use pkgward_package::rpm::RpmProblem;
+use pkgward_package::rpm_builder::{self, rpm};
+use pkgward_package::{Limits, Package};
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+
+fn read_with(bytes: &[u8], limits: &Limits) -> Result<Package, ReadError> {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(bytes).unwrap();
+    file.flush().unwrap();
+    pkgward_package::rpm::read(file.path(), limits)
+}
+
+fn refused_with(bytes: &[u8], limits: &Limits) -> ReadError {
+    match read_with(bytes, limits) {
+        Ok(package) => panic!("expected a refusal, got {} entries", package.entries.len()),
+        Err(error) => error,
+    }
+}
+
+fn refused(bytes: &[u8]) -> ReadError {
+    refused_with(bytes, &Limits::default())
+}
+
+fn rpm_problem(error: &ReadError) -> &RpmProblem {
+    match &*error.problem {
+        Problem::Rpm(problem) => problem,
+        other => panic!("expected an rpm problem, got {other:?} ({error})"),
+    }
+}
+
+fn assert_names(error: &ReadError, member: &str, entry: Option<&str>) {
+    assert_eq!(error.member.as_deref(), Some(member), "{error}");
+    assert_eq!(error.entry.as_deref(), entry, "{error}");
+    let message = error.to_string();
+    assert!(message.contains(&format!("member `{member}`")), "{message}");
+    if let Some(entry) = entry {
+        assert!(
+            message.contains(&format!("entry `{}`", entry.escape_debug())),
+            "{message}"
+        );
+    }
+}
+
+fn sample_bytes(compression: rpm::CompressionType) -> Vec<u8> {
+    let package = rpm_builder::sample("demo", 6, compression).unwrap();
+    let mut bytes = Vec::new();
+    package.write(&mut bytes).unwrap();
+    bytes
+}
+
+fn gzip_sample() -> Vec<u8> {
+    sample_bytes(rpm::CompressionType::Gzip)
+}
+
+fn replace_once(haystack: &mut [u8], old: &[u8], new: &[u8]) {
+    assert_eq!(old.len(), new.len());
+    let at = haystack
+        .windows(old.len())
+        .position(|window| window == old)
+        .unwrap_or_else(|| panic!("`{}` not found", String::from_utf8_lossy(old)));
+    haystack[at..at + old.len()].copy_from_slice(new);
+}
+
+/// Set an integer tag of the header structure `header` (which starts with
+/// its 16-byte intro) in place.
+fn set_integer_tag(header: &mut [u8], tag: u32, value: u64) -> bool {
+    let entries = u32::from_be_bytes(header[8..12].try_into().unwrap()) as usize;
+    let store = 16 + entries * 16;
+    for index in 0..entries {
+        let entry = &header[16 + index * 16..32 + index * 16];
+        let word = |at: usize| u32::from_be_bytes(entry[at..at + 4].try_into().unwrap());
+        if word(0) == tag {
+            let offset = store + word(8) as usize;
+            match word(4) {
+                4 => header[offset..offset + 4]
+                    .copy_from_slice(&u32::try_from(value).unwrap().to_be_bytes()),
+                5 => header[offset..offset + 8].copy_from_slice(&value.to_be_bytes()),
+                other => panic!("tag {tag} has type {other}"),
+            }
+            return true;
+        }
+    }
+    false
+}
+
+/// Edit a gzip package's header (same length) and decompressed cpio, then
+/// make every digest and size consistent again.
+fn reseal(
+    bytes: &[u8],
+    edit_header: impl FnOnce(&mut Vec<u8>),
+    edit_cpio: impl FnOnce(&mut Vec<u8>),
+) -> Vec<u8> {
+    let layout = rpm_builder::locate(bytes).unwrap();
+    let mut signature = bytes[..layout.header].to_vec();
+    let mut header = bytes[layout.header..layout.payload].to_vec();
+    let payload = &bytes[layout.payload..];
+    let old_payload_digest = hex::encode(Sha256::digest(payload));
+    let old_header_digest = hex::encode(Sha256::digest(&header));
+    let mut cpio = Vec::new();
+    flate2::read::GzDecoder::new(payload)
+        .read_to_end(&mut cpio)
+        .unwrap();
+    edit_cpio(&mut cpio);
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(&cpio).unwrap();
+    let new_payload = encoder.finish().unwrap();
+    let length = header.len();
+    edit_header(&mut header);
+    assert_eq!(header.len(), length, "header edits must keep its length");
+    replace_once(
+        &mut header,
+        old_payload_digest.as_bytes(),
+        hex::encode(Sha256::digest(&new_payload)).as_bytes(),
+    );
+    replace_once(
+        &mut signature,
+        old_header_digest.as_bytes(),
+        hex::encode(Sha256::digest(&header)).as_bytes(),
+    );
+    let size = (header.len() + new_payload.len()) as u64;
+    let signature_header = &mut signature[layout.signature..];
+    let sized = set_integer_tag(signature_header, 1000, size)
+        | set_integer_tag(signature_header, 270, size);
+    assert!(sized, "the signature header has no size tag");
+    [signature, header, new_payload].concat()
+}
+
+#[test]
+fn resealed_but_unchanged_package_still_reads() {
+    let bytes = reseal(&gzip_sample(), |_| {}, |_| {});
+    read_with(&bytes, &Limits::default()).unwrap();
+}
+
+#[test]
+fn not_an_rpm() {
+    let error = refused(b"!<arch>\nthis is a deb, not an rpm");
+    assert!(matches!(rpm_problem(&error), RpmProblem::NotAnRpm));
+    assert_names(&error, "lead", None);
+    let error = refused(&[0xed, 0xab]);
+    assert!(matches!(rpm_problem(&error), RpmProblem::NotAnRpm));
+}
+
+#[test]
+fn lead_corruption() {
+    let mut bytes = gzip_sample();
+    bytes[4] = 9;
+    let error = refused(&bytes);
+    assert!(matches!(
+        rpm_problem(&error),
+        RpmProblem::UnsupportedLeadVersion { major: 9 }
+    ));
+    assert_names(&error, "lead", None);
+    let mut bytes = gzip_sample();
+    bytes[7] = 1;
+    assert!(matches!(
+        rpm_problem(&refused(&bytes)),
+        RpmProblem::SourcePackage
+    ));
+    let mut bytes = gzip_sample();
+    bytes[79] = 0;
+    assert!(matches!(
+        rpm_problem(&refused(&bytes)),
+        RpmProblem::UnsupportedSignatureType { found: 0 }
+    ));
+}
+
+#[test]
+fn signature_header_corruption() {
+    let mut bytes = gzip_sample();
+    bytes[96] = 0;
+    let error = refused(&bytes);
+    assert!(matches!(rpm_problem(&error), RpmProblem::BadHeaderMagic));
+    assert_names(&error, "signature header", None);
+    // An index count far beyond rpm's limit is refused before allocating.
+    let mut bytes = gzip_sample();
+    bytes[96 + 8..96 + 12].copy_from_slice(&0x00ff_ffffu32.to_be_bytes());
+    assert!(matches!(
+        rpm_problem(&refused(&bytes)),
+        RpmProblem::HeaderTooLarge { .. }
+    ));
+    let error = refused(&gzip_sample()[..150]);
+    assert!(
+        matches!(&*error.problem, Problem::Truncated { .. }),
+        "{error}"
+    );
+    assert_names(&error, "signature header", None);
+}
+
+#[test]
+fn header_corruption() {
+    let bytes = gzip_sample();
+    let layout = rpm_builder::locate(&bytes).unwrap();
+    // A flipped byte in the data store: the header digest catches it.
+    let mut flipped = bytes.clone();
+    flipped[layout.payload - 3] ^= 0x20;
+    let error = refused(&flipped);
+    assert!(
+        matches!(
+            rpm_problem(&error),
+            RpmProblem::DigestMismatch { what: "header", .. }
+        ),
+        "{error}"
+    );
+    assert_names(&error, "header", None);
+    // An index entry pointing outside the store, digests made consistent:
+    // the parser itself refuses it.
+    let resealed = reseal(
+        &bytes,
+        |header| header[16 + 8..16 + 12].copy_from_slice(&0x7fff_fff0u32.to_be_bytes()),
+        |_| {},
+    );
+    let error = refused(&resealed);
+    assert!(
+        matches!(
+            rpm_problem(&error),
+            RpmProblem::BadIndexEntry { index: 0, .. }
+        ),
+        "{error}"
+    );
+    assert_names(&error, "header", None);
+    // An unknown data type.
+    let resealed = reseal(
+        &bytes,
+        |header| header[16 + 4..16 + 8].copy_from_slice(&77u32.to_be_bytes()),
+        |_| {},
+    );
+    assert!(matches!(
+        rpm_problem(&refused(&resealed)),
+        RpmProblem::BadIndexEntry { .. }
+    ));
+    // A string array whose count runs past the store.
+    let resealed = reseal(
+        &bytes,
+        |header| {
+            let entries = u32::from_be_bytes(header[8..12].try_into().unwrap()) as usize;
+            for index in 0..entries {
+                let entry = 16 + index * 16;
+                if header[entry..entry + 4] == 1117u32.to_be_bytes() {
+                    header[entry + 12..entry + 16].copy_from_slice(&0x00ff_ffffu32.to_be_bytes());
+                }
+            }
+        },
+        |_| {},
+    );
+    let error = refused(&resealed);
+    assert!(
+        matches!(rpm_problem(&error), RpmProblem::BadTag { tag: 1117, .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn truncated_or_extended_packages_are_refused_before_streaming() {
+    let bytes = gzip_sample();
+    let error = refused(&bytes[..bytes.len() - 10]);
+    assert!(
+        matches!(rpm_problem(&error), RpmProblem::SizeMismatch { .. }),
+        "{error}"
+    );
+    let mut extended = bytes.clone();
+    extended.extend_from_slice(b"smuggled");
+    let error = refused(&extended);
+    assert!(
+        matches!(rpm_problem(&error), RpmProblem::SizeMismatch { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn payload_corruption_is_refused_in_the_payload() {
+    let bytes = gzip_sample();
+    let layout = rpm_builder::locate(&bytes).unwrap();
+    let mut flipped = bytes.clone();
+    flipped[layout.payload + (bytes.len() - layout.payload) / 2] ^= 0x55;
+    let error = refused(&flipped);
+    assert_eq!(error.member.as_deref(), Some("payload"), "{error}");
+}
+
+#[test]
+fn traversal_in_a_cpio_name() {
+    let bytes = reseal(
+        &gzip_sample(),
+        |_| {},
+        |cpio| replace_once(cpio, b"./usr/bin/demo\0", b"../../bin/demo\0"),
+    );
+    let error = refused(&bytes);
+    assert_eq!(
+        &*error.problem.to_string(),
+        PathProblem::ParentComponent.to_string(),
+        "{error}"
+    );
+    assert_names(&error, "payload", Some("../../bin/demo"));
+}
+
+#[test]
+fn traversal_in_a_header_name() {
+    let package = rpm::PackageBuilder::new("evil", "1", "MIT", "noarch", "traversal")
+        .with_file_contents(
+            "root::0:0::/:/bin/sh\n",
+            rpm::FileOptions::new("/usr/share/../../etc/passwd"),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut bytes = Vec::new();
+    package.write(&mut bytes).unwrap();
+    let error = refused(&bytes);
+    assert!(
+        matches!(
+            &*error.problem,
+            Problem::BadPath(PathProblem::ParentComponent)
+        ),
+        "{error}"
+    );
+    assert_names(&error, "header", Some("/usr/share/../../etc/passwd"));
+}
+
+#[test]
+fn payload_member_must_be_in_the_header() {
+    let bytes = reseal(
+        &gzip_sample(),
+        |_| {},
+        |cpio| replace_once(cpio, b"./usr/bin/demo\0", b"./usr/bin/dem0\0"),
+    );
+    let error = refused(&bytes);
+    assert!(
+        matches!(rpm_problem(&error), RpmProblem::NotInHeader),
+        "{error}"
+    );
+    assert_names(&error, "payload", Some("./usr/bin/dem0"));
+}
+
+#[test]
+fn content_must_match_the_header_digest() {
+    let bytes = reseal(
+        &gzip_sample(),
+        |_| {},
+        |cpio| replace_once(cpio, b"echo demo\n", b"echo pwnd\n"),
+    );
+    let error = refused(&bytes);
+    assert!(
+        matches!(rpm_problem(&error), RpmProblem::FileDigestMismatch { .. }),
+        "{error}"
+    );
+    assert_names(&error, "payload", Some("./usr/bin/demo"));
+}
+
+#[test]
+fn payload_type_must_match_the_header() {
+    // The cpio mode of `./etc/demo.conf` says symlink; the header says file.
+    let bytes = reseal(
+        &gzip_sample(),
+        |_| {},
+        |cpio| {
+            let name = cpio
+                .windows(16)
+                .position(|window| window == b"./etc/demo.conf\0")
+                .unwrap();
+            // The name follows the 110-byte header; namesize is its last but one field.
+            let header = name - 110;
+            cpio[header + 14..header + 22].copy_from_slice(b"0000a1a4");
+        },
+    );
+    let error = refused(&bytes);
+    assert!(
+        matches!(rpm_problem(&error), RpmProblem::PayloadDisagrees { .. }),
+        "{error}"
+    );
+    assert_names(&error, "payload", Some("./etc/demo.conf"));
+}
+
+#[test]
+fn cpio_header_garbage() {
+    let bytes = reseal(
+        &gzip_sample(),
+        |_| {},
+        |cpio| cpio[..6].copy_from_slice(b"070707"),
+    );
+    let error = refused(&bytes);
+    assert!(
+        matches!(rpm_problem(&error), RpmProblem::BadCpioHeader { .. }),
+        "{error}"
+    );
+    let bytes = reseal(
+        &gzip_sample(),
+        |_| {},
+        |cpio| cpio[6..14].copy_from_slice(b"zzzzzzzz"),
+    );
+    assert!(matches!(
+        rpm_problem(&refused(&bytes)),
+        RpmProblem::BadCpioHeader { .. }
+    ));
+    let bytes = reseal(&gzip_sample(), |_| {}, |cpio| cpio.truncate(cpio.len() / 2));
+    let error = refused(&bytes);
+    assert!(
+        matches!(
+            &*error.problem,
+            Problem::Truncated { .. } | Problem::ContentSizeMismatch { .. }
+        ),
+        "{error}"
+    );
+    assert_eq!(error.member.as_deref(), Some("payload"), "{error}");
+    // Cut right after the last member: no trailer.
+    let bytes = reseal(
+        &gzip_sample(),
+        |_| {},
+        |cpio| {
+            let trailer = cpio
+                .windows(10)
+                .rposition(|window| window == b"TRAILER!!!")
+                .unwrap();
+            cpio.truncate(trailer - 110);
+        },
+    );
+    let error = refused(&bytes);
+    assert!(
+        matches!(&*error.problem, Problem::Truncated { .. }),
+        "{error}"
+    );
+    assert_names(&error, "payload", None);
+}
+
+#[test]
+fn size_bomb_stops_at_the_limit() {
+    let package = rpm::PackageBuilder::new("bomb", "1", "MIT", "noarch", "zeros")
+        .using_config(rpm::BuildConfig::default().compression(rpm::CompressionType::Zstd))
+        .with_file_contents(
+            vec![0u8; 16 << 20],
+            rpm::FileOptions::new("/usr/share/bomb/zeros"),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut bytes = Vec::new();
+    package.write(&mut bytes).unwrap();
+    assert!(bytes.len() < 64 << 10, "the bomb compresses well");
+    let limits = Limits {
+        max_total_uncompressed: 1 << 20,
+        ..Limits::default()
+    };
+    let error = refused_with(&bytes, &limits);
+    assert!(
+        matches!(
+            &*error.problem,
+            Problem::UncompressedTooLarge { limit: 1_048_576 }
+        ),
+        "{error}"
+    );
+    assert_eq!(error.member.as_deref(), Some("payload"));
+}
+
+#[test]
+fn entry_and_path_limits() {
+    let bytes = gzip_sample();
+    let error = refused_with(
+        &bytes,
+        &Limits {
+            max_entries: 3,
+            ..Limits::default()
+        },
+    );
+    assert!(
+        matches!(&*error.problem, Problem::TooManyEntries { limit: 3 }),
+        "{error}"
+    );
+    assert_names(&error, "header", None);
+    let error = refused_with(
+        &bytes,
+        &Limits {
+            max_path_len: 12,
+            ..Limits::default()
+        },
+    );
+    assert!(
+        matches!(
+            &*error.problem,
+            Problem::BadPath(PathProblem::TooLong { .. })
+        ),
+        "{error}"
+    );
+    let error = refused_with(
+        &bytes,
+        &Limits {
+            max_control_file_size: 100,
+            ..Limits::default()
+        },
+    );
+    assert!(
+        matches!(rpm_problem(&error), RpmProblem::HeaderTooLarge { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn xz_dictionary_beyond_the_limit_is_refused() {
+    let bytes = sample_bytes(rpm::CompressionType::Xz);
+    let error = refused_with(
+        &bytes,
+        &Limits {
+            max_xz_dict: 64 << 10,
+            ..Limits::default()
+        },
+    );
+    assert!(
+        matches!(&*error.problem, Problem::XzDictionaryTooLarge { .. }),
+        "{error}"
+    );
+    assert_eq!(error.member.as_deref(), Some("payload"));
+}
+
+/// Flip one byte at a time across the whole package (every byte of lead and
+/// headers, a stride through the payload): each read ends in a package or
+/// a named refusal, never a panic or a hang.
+#[test]
+fn single_byte_mutations_never_panic() {
+    let bytes = gzip_sample();
+    let layout = rpm_builder::locate(&bytes).unwrap();
+    let mut refusals = 0;
+    let positions = (0..layout.payload).chain((layout.payload..bytes.len()).step_by(7));
+    for position in positions {
+        for flip in [0x01u8, 0x80, 0xff] {
+            let mut mutated = bytes.clone();
+            mutated[position] ^= flip;
+            if let Err(error) = read_with(&mutated, &Limits::default()) {
+                assert!(error.member.is_some(), "refusal without a part: {error}");
+                refusals += 1;
+            }
+        }
+    }
+    assert!(refusals > 1000, "only {refusals} refusals");
+}
