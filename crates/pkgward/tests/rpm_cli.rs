@@ -1,0 +1,448 @@
+//! `.rpm` packages through the CLI: `inspect --json` agrees with
+//! `rpm -qp --dump` / `--scripts`, the format is detected by magic bytes,
+//! `verify`/`audit` judge rpm packages, a mixed `.deb` + `.rpm` transaction
+//! is refused, and `install --root R` leaves the same tree as
+//! `rpm --root R2 -i --nodeps --noscripts --nosignature`.
+//! Tests needing rpm or root skip LOUDLY without them.
+#![allow(clippy::print_stderr, clippy::disallowed_methods)]
+
+use pkgward_package::rpm_builder::{self, rpm};
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn pkgward(arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pkgward"))
+        .args(arguments)
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn rpm_available() -> bool {
+    Command::new("rpm")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+fn write(directory: &Path, name: &str, package: &rpm::Package) -> PathBuf {
+    let path = directory.join(format!("{name}.rpm"));
+    rpm_builder::write(package, &path).unwrap();
+    path
+}
+
+fn scripted() -> rpm::Package {
+    rpm::PackageBuilder::new("scripted", "2.0", "MIT", "noarch", "scriptlets")
+        .release("1")
+        .with_file_contents(
+            "x = 1\n",
+            rpm::FileOptions::new("/etc/scripted.conf")
+                .mode(rpm::FileMode::regular(0o644))
+                .is_config(),
+        )
+        .unwrap()
+        .with_file_contents(
+            "#!/bin/sh\n",
+            rpm::FileOptions::new("/usr/bin/scripted").mode(rpm::FileMode::regular(0o755)),
+        )
+        .unwrap()
+        .pre_install_script("echo pre\n")
+        .post_install_script(rpm::Scriptlet::new("print(\"lua\")").prog(vec!["<lua>"]))
+        .post_trans_script(rpm::Scriptlet::new("print 1;\n").prog(vec!["/usr/bin/perl"]))
+        .build()
+        .unwrap()
+}
+
+fn inspect_json(path: &Path) -> serde_json::Value {
+    let output = pkgward(&["inspect", "--json", path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn rpm_query(path: &Path, arguments: &[&str]) -> String {
+    let output = Command::new("rpm")
+        .args(["-qp", "--nosignature"])
+        .args(arguments)
+        .arg(path)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn inspect_json_agrees_with_rpm_dump_and_scripts() {
+    if !rpm_available() {
+        eprintln!("SKIPPED inspect_json_agrees_with_rpm_dump_and_scripts: `rpm` is not installed (apt-get install rpm)");
+        return;
+    }
+    let directory = tempfile::tempdir().unwrap();
+    let packages = [
+        write(
+            directory.path(),
+            "sample",
+            &rpm_builder::sample("sample", 25, rpm::CompressionType::Zstd).unwrap(),
+        ),
+        write(directory.path(), "scripted", &scripted()),
+    ];
+    for path in &packages {
+        let json = inspect_json(path);
+        assert_eq!(json["format"], "rpm");
+        let entries: BTreeMap<String, &serde_json::Value> = json["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| (entry["path"].as_str().unwrap().to_owned(), entry))
+            .collect();
+        let conffiles: Vec<&str> = json["conffiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        let mut placed = 0;
+        for line in rpm_query(path, &["--dump"]).lines() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let (file_path, size, digest, mode, owner, group, config, target) = (
+                fields[0], fields[1], fields[3], fields[4], fields[5], fields[6], fields[7],
+                fields[10],
+            );
+            let mode = u32::from_str_radix(mode, 8).unwrap();
+            let Some(entry) = entries.get(file_path) else {
+                // Only %ghost files are listed by rpm and not placed.
+                assert!(
+                    file_path.starts_with("/var/log/"),
+                    "`{file_path}` missing from inspect"
+                );
+                continue;
+            };
+            placed += 1;
+            assert_eq!(
+                entry["mode"],
+                format!("{:04o}", mode & 0o7777),
+                "{file_path}"
+            );
+            assert_eq!(entry["owner"], owner, "{file_path}");
+            assert_eq!(entry["group"], group, "{file_path}");
+            match mode & 0o170_000 {
+                0o100_000 => {
+                    assert_eq!(entry["type"], "file");
+                    assert_eq!(entry["size"].to_string(), size, "{file_path}");
+                    assert_eq!(entry["sha256"], digest, "{file_path}");
+                }
+                0o120_000 => {
+                    assert_eq!(entry["type"], "symlink");
+                    assert_eq!(entry["target"], target, "{file_path}");
+                }
+                0o040_000 => assert_eq!(entry["type"], "dir"),
+                other => panic!("type {other:o}"),
+            }
+            assert_eq!(conffiles.contains(&file_path), config == "1", "{file_path}");
+        }
+        assert_eq!(placed, entries.len());
+        // Scriptlets: kind, interpreter, and size (our bytes are `#!PROG\n` + body).
+        let scripts = rpm_query(path, &["--scripts"]);
+        let mut theirs = Vec::new();
+        for line in scripts.lines() {
+            if let Some((kind, rest)) = line
+                .strip_suffix(':')
+                .and_then(|heading| heading.split_once(" scriptlet"))
+            {
+                let program = rest
+                    .trim()
+                    .strip_prefix("(using ")
+                    .and_then(|p| p.strip_suffix(')'))
+                    .unwrap_or("/bin/sh");
+                theirs.push((kind.to_owned(), program.to_owned()));
+            }
+        }
+        let names = |kind: &str| match kind {
+            "preinstall" => "preinst",
+            "postinstall" => "postinst",
+            "preuninstall" => "prerm",
+            "postuninstall" => "postrm",
+            other => {
+                if other == "pretrans" {
+                    "pretrans"
+                } else {
+                    "posttrans"
+                }
+            }
+        };
+        let ours: Vec<(String, String)> = json["scripts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|script| {
+                (
+                    script["name"].as_str().unwrap().to_owned(),
+                    script["interpreter"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let mut expected: Vec<(String, String)> = theirs
+            .iter()
+            .map(|(kind, program)| (names(kind).to_owned(), program.clone()))
+            .collect();
+        let mut ours_sorted = ours.clone();
+        expected.sort();
+        ours_sorted.sort();
+        assert_eq!(ours_sorted, expected, "{}", path.display());
+    }
+}
+
+#[test]
+fn the_format_comes_from_the_magic_bytes_not_the_name() {
+    let directory = tempfile::tempdir().unwrap();
+    let rpm_path = write(
+        directory.path(),
+        "sample",
+        &rpm_builder::sample("sample", 2, rpm::CompressionType::Gzip).unwrap(),
+    );
+    let disguised = directory.path().join("sample_1.0_all.deb");
+    std::fs::copy(&rpm_path, &disguised).unwrap();
+    assert_eq!(inspect_json(&disguised)["format"], "rpm");
+    let garbage = directory.path().join("garbage.rpm");
+    std::fs::write(&garbage, b"neither format").unwrap();
+    let output = pkgward(&["inspect", garbage.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("not a .deb"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn verify_and_audit_judge_rpm_packages() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = write(directory.path(), "scripted", &scripted());
+    // The default policy guards /etc and scripts; the verdict names them.
+    let output = pkgward(&["verify", "--json", path.to_str().unwrap()]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{}", text(&output)));
+    let items = json[0]["checked"].as_array().unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|item| item.to_string().contains("/usr/bin/scripted")),
+        "{json}"
+    );
+    assert_eq!(json[0]["package"], "scripted");
+    // The builder writes `EPOCH 0`; a present epoch is shown, as rpm's `%{EVR}` does.
+    assert_eq!(json[0]["version"], "0:2.0-1");
+    let audit = pkgward(&["audit", path.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&audit.stdout).contains("scripted"),
+        "{}",
+        text(&audit)
+    );
+}
+
+#[test]
+fn a_mixed_deb_and_rpm_transaction_is_refused_and_changes_nothing() {
+    use pkgward_package::deb_builder::{control_tar, deb_from_parts, Compression, TarBuilder};
+    let directory = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let rpm_path = write(
+        directory.path(),
+        "sample",
+        &rpm_builder::sample("sample", 2, rpm::CompressionType::Gzip).unwrap(),
+    );
+    let mut data = TarBuilder::new();
+    data.dir("./");
+    data.dir("./usr/");
+    data.dir("./usr/share/");
+    data.file("./usr/share/hello.txt", 0o644, b"hello\n");
+    let control = "Package: hello\nVersion: 1.0\nArchitecture: all\nMaintainer: T <t@example.invalid>\nDescription: test\n";
+    let deb_path = directory.path().join("hello_1.0_all.deb");
+    std::fs::write(
+        &deb_path,
+        deb_from_parts(
+            &control_tar(control, &[]),
+            &data.finish(),
+            Compression::Gzip,
+        ),
+    )
+    .unwrap();
+    let output = pkgward(&[
+        "install",
+        "--root",
+        root.path().to_str().unwrap(),
+        deb_path.to_str().unwrap(),
+        rpm_path.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot install `.deb` and `.rpm` packages in one transaction"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint:"), "{stderr}");
+    assert_eq!(
+        std::fs::read_dir(root.path()).unwrap().count(),
+        0,
+        "the root was changed"
+    );
+}
+
+/// Path → type, mode, owner and content digest or link target, for every
+/// path under `root` except the package managers' own state.
+fn manifest(root: &Path) -> BTreeMap<String, String> {
+    let mut result = BTreeMap::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(directory) = pending.pop() {
+        for entry in std::fs::read_dir(&directory).unwrap() {
+            let path = entry.unwrap().path();
+            let relative = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if [
+                "var/lib/pkgward",
+                "var/lib/rpm",
+                "usr/lib/sysimage/rpm",
+                "var/tmp",
+            ]
+            .iter()
+            .any(|state| relative == *state || relative.starts_with(&format!("{state}/")))
+            {
+                continue;
+            }
+            let metadata = std::fs::symlink_metadata(&path).unwrap();
+            let description = if metadata.is_dir() {
+                pending.push(path.clone());
+                "dir".to_owned()
+            } else if metadata.file_type().is_symlink() {
+                format!("link {}", std::fs::read_link(&path).unwrap().display())
+            } else {
+                let mut file = std::fs::File::open(&path).unwrap();
+                format!(
+                    "file {}",
+                    pkgward_engine::digest::sha256_of_reader(&mut file).unwrap()
+                )
+            };
+            result.insert(
+                relative,
+                format!(
+                    "{description} {:o} {}:{}",
+                    metadata.mode() & 0o7777,
+                    metadata.uid(),
+                    metadata.gid()
+                ),
+            );
+        }
+    }
+    result
+}
+
+#[test]
+fn install_agrees_with_rpm_install_on_the_resulting_tree() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("SKIPPED install_agrees_with_rpm_install_on_the_resulting_tree: needs root (files are chowned)");
+        return;
+    }
+    if !rpm_available() {
+        eprintln!("SKIPPED install_agrees_with_rpm_install_on_the_resulting_tree: `rpm` is not installed (apt-get install rpm)");
+        return;
+    }
+    let directory = tempfile::tempdir().unwrap();
+    let mut packages = Vec::new();
+    for (index, compression) in [
+        rpm::CompressionType::Gzip,
+        rpm::CompressionType::Xz,
+        rpm::CompressionType::Zstd,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("tree{index}");
+        packages.push(write(
+            directory.path(),
+            &name,
+            &rpm_builder::sample(&name, 30, compression).unwrap(),
+        ));
+    }
+    let ours = tempfile::tempdir().unwrap();
+    let theirs = tempfile::tempdir().unwrap();
+    let grants = directory.path().join("grants.toml");
+    std::fs::write(&grants, "[[grant]]\nrepo = \"local\"\npackage = \"*\"\npaths = [\"/**\"]\nguarded = [\"*\"]\nscripts = \"sandboxed\"\n").unwrap();
+    let mut arguments = vec![
+        "install".to_owned(),
+        "--root".to_owned(),
+        ours.path().to_string_lossy().into_owned(),
+        "--grants".to_owned(),
+        grants.to_string_lossy().into_owned(),
+    ];
+    arguments.extend(
+        packages
+            .iter()
+            .map(|path| path.to_string_lossy().into_owned()),
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_pkgward"))
+        .args(&arguments)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let status = Command::new("rpm")
+        .args(["--root"])
+        .arg(theirs.path())
+        // Debian's rpm keeps its database in `~/.rpmdb`; put it in the root.
+        .args([
+            "--dbpath",
+            "/var/lib/rpm",
+            "-i",
+            "--nodeps",
+            "--noscripts",
+            "--nosignature",
+        ])
+        .args(&packages)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", text(&status));
+    let ours_manifest = manifest(ours.path());
+    let theirs_manifest = manifest(theirs.path());
+    let differences: Vec<String> = ours_manifest
+        .keys()
+        .chain(theirs_manifest.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|path| ours_manifest.get(*path) != theirs_manifest.get(*path))
+        .map(|path| {
+            format!(
+                "{path}: pkgward {:?}, rpm {:?}",
+                ours_manifest.get(path),
+                theirs_manifest.get(path)
+            )
+        })
+        .collect();
+    assert!(
+        differences.is_empty(),
+        "{} differences:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+    assert!(ours_manifest.len() > 90, "{} paths", ours_manifest.len());
+    let list = pkgward(&["list", "--root", ours.path().to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout).lines().count(),
+        3,
+        "{}",
+        text(&list)
+    );
+    let check = pkgward(&["check", "--root", ours.path().to_str().unwrap()]);
+    assert!(check.status.success(), "{}", text(&check));
+}
