@@ -222,7 +222,7 @@ where
     }
 }
 
-enum WalkError<E> {
+pub(crate) enum WalkError<E> {
     Read(ReadError),
     Callback(E),
 }
@@ -643,6 +643,30 @@ struct ControlData {
     md5sums: Vec<(String, String)>,
 }
 
+/// Open a package file for reading, with its length. Refuses FIFOs, devices
+/// and directories before opening: opening a FIFO for reading blocks until a
+/// writer appears (THREATS 10: never block on a FIFO), and a device could be
+/// endless. Checked again on the open file.
+pub(crate) fn open_artifact(location: &Location<'_>) -> Result<(ArtifactReader, u64), ReadError> {
+    let metadata =
+        std::fs::metadata(location.artifact).map_err(|error| location.error(Problem::Io(error)))?;
+    if !metadata.is_file() {
+        return Err(location.error(Problem::NotARegularFile));
+    }
+    let file = File::open(location.artifact).map_err(|error| location.error(Problem::Io(error)))?;
+    let metadata = file
+        .metadata()
+        .map_err(|error| location.error(Problem::Io(error)))?;
+    if !metadata.is_file() {
+        return Err(location.error(Problem::NotARegularFile));
+    }
+    let reader = ArtifactReader {
+        inner: BufReader::with_capacity(64 * 1024, file),
+        hasher: Sha256::new(),
+    };
+    Ok((reader, metadata.len()))
+}
+
 fn walk<E>(
     artifact: &Path,
     limits: &Limits,
@@ -653,25 +677,7 @@ fn walk<E>(
         member: None,
         entry: None,
     };
-    // Refuse FIFOs, devices and directories before opening: opening a FIFO
-    // for reading blocks until a writer appears (THREATS 10: never block on
-    // a FIFO), and a device could be endless. Checked again on the open file.
-    let metadata =
-        std::fs::metadata(artifact).map_err(|error| location.error(Problem::Io(error)))?;
-    if !metadata.is_file() {
-        return Err(location.error(Problem::NotARegularFile).into());
-    }
-    let file = File::open(artifact).map_err(|error| location.error(Problem::Io(error)))?;
-    let metadata = file
-        .metadata()
-        .map_err(|error| location.error(Problem::Io(error)))?;
-    if !metadata.is_file() {
-        return Err(location.error(Problem::NotARegularFile).into());
-    }
-    let mut reader = ArtifactReader {
-        inner: BufReader::with_capacity(64 * 1024, file),
-        hasher: Sha256::new(),
-    };
+    let (mut reader, _) = open_artifact(&location)?;
     let mut magic = [0u8; 8];
     match read_exact_or_eof(&mut reader, &mut magic, "inside the ar magic") {
         Ok(true) if &magic == AR_MAGIC => {}

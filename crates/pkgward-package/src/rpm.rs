@@ -29,8 +29,9 @@
 //! package (`lead`, `signature header`, `header`, `payload`) and the entry.
 
 use crate::deb::{
-    check_owner_name, read_exact_or_eof, spawn_decompressor, ArtifactReader, Compression,
-    HashingReader, Location, MeteredReader, Problem, ReadError, StreamMeter,
+    check_owner_name, open_artifact, read_exact_or_eof, spawn_decompressor, ArtifactReader,
+    Compression, HashingReader, Location, MeteredReader, Problem, ReadError, StreamMeter,
+    WalkError,
 };
 use crate::model::{
     canonical_entry_path, Entry, EntryKind, Format, Limits, Package, Relation, Relations, Script,
@@ -41,8 +42,7 @@ use sha2::{Digest, Sha256};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 use std::path::Path;
 
 /// The first four bytes of every `.rpm` (the lead magic).
@@ -262,13 +262,9 @@ mod sense {
 /// Read an `.rpm`: metadata, scriptlets, and every payload entry with its
 /// content digest. Streams the file once; memory stays bounded by `limits`.
 pub fn read(path: &Path, limits: &Limits) -> Result<Package, ReadError> {
-    let mut ignore =
-        |_: &Entry, _: &mut dyn Read| -> Result<(), std::convert::Infallible> { Ok(()) };
-    match walk(path, limits, &mut ignore) {
-        Ok(package) => Ok(package),
-        Err(WalkError::Read(error)) => Err(error),
-        Err(WalkError::Callback(never)) => match never {},
-    }
+    for_each_data_entry(path, limits, |_: &Entry, _: &mut dyn Read| {
+        Ok::<(), ReadError>(())
+    })
 }
 
 /// Stream the payload entries with their content, exactly like
@@ -284,17 +280,6 @@ where
         Ok(package) => Ok(package),
         Err(WalkError::Read(error)) => Err(E::from(error)),
         Err(WalkError::Callback(error)) => Err(error),
-    }
-}
-
-enum WalkError<E> {
-    Read(ReadError),
-    Callback(E),
-}
-
-impl<E> From<ReadError> for WalkError<E> {
-    fn from(error: ReadError) -> Self {
-        Self::Read(error)
     }
 }
 
@@ -364,11 +349,7 @@ impl Header {
     /// data bytes. Returns the header and its raw bytes (for its digest).
     fn read(reader: &mut impl Read, limit: u64) -> Result<(Self, Vec<u8>), Problem> {
         let mut intro = [0u8; 16];
-        if !read_exact_or_eof(reader, &mut intro, "inside a header")? {
-            return Err(Problem::Truncated {
-                what: "before a header",
-            });
-        }
+        read_fully(reader, &mut intro, "before a header")?;
         if intro[..4] != HEADER_MAGIC {
             return Err(RpmProblem::BadHeaderMagic.into());
         }
@@ -389,11 +370,7 @@ impl Header {
         let mut raw = Vec::with_capacity(16 + rest);
         raw.extend_from_slice(&intro);
         raw.resize(16 + rest, 0);
-        if !read_exact_or_eof(reader, &mut raw[16..], "inside a header")? {
-            return Err(Problem::Truncated {
-                what: "inside a header",
-            });
-        }
+        read_fully(reader, &mut raw[16..], "inside a header")?;
         let store = raw[16 + entries as usize * 16..].to_vec();
         let mut index = HashMap::new();
         for position in 0..entries as usize {
@@ -597,6 +574,20 @@ impl Header {
         Ok(self
             .integers(tag)?
             .and_then(|values| values.into_iter().next()))
+    }
+}
+
+/// Read exactly `buffer.len()` bytes; running out, even before the first
+/// byte, is a truncation `what` describes.
+fn read_fully(
+    reader: &mut impl Read,
+    buffer: &mut [u8],
+    what: &'static str,
+) -> Result<(), Problem> {
+    if buffer.is_empty() || read_exact_or_eof(reader, buffer, what)? {
+        Ok(())
+    } else {
+        Err(Problem::Truncated { what })
     }
 }
 
@@ -828,23 +819,7 @@ fn walk<E>(
         entry: None,
     };
     // As for .deb: never open a FIFO or device (THREATS 10).
-    let metadata =
-        std::fs::metadata(artifact).map_err(|error| location.error(Problem::Io(error)))?;
-    if !metadata.is_file() {
-        return Err(location.error(Problem::NotARegularFile).into());
-    }
-    let file = File::open(artifact).map_err(|error| location.error(Problem::Io(error)))?;
-    let file_length = file
-        .metadata()
-        .map_err(|error| location.error(Problem::Io(error)))?;
-    if !file_length.is_file() {
-        return Err(location.error(Problem::NotARegularFile).into());
-    }
-    let file_length = file_length.len();
-    let mut reader = ArtifactReader {
-        inner: BufReader::with_capacity(64 * 1024, file),
-        hasher: Sha256::new(),
-    };
+    let (mut reader, file_length) = open_artifact(&location)?;
 
     location.member = Some("lead".to_owned());
     let mut lead = [0u8; LEAD_SIZE];
@@ -878,20 +853,12 @@ fn walk<E>(
     // The signature header is padded to a multiple of 8 bytes.
     let padding = (8 - signature.store.len() % 8) % 8;
     let mut pad = [0u8; 8];
-    if padding > 0
-        && !read_exact_or_eof(
-            &mut reader,
-            &mut pad[..padding],
-            "in the signature header padding",
-        )
-        .map_err(|problem| location.error(problem))?
-    {
-        return Err(location
-            .error(Problem::Truncated {
-                what: "in the signature header padding",
-            })
-            .into());
-    }
+    read_fully(
+        &mut reader,
+        &mut pad[..padding],
+        "in the signature header padding",
+    )
+    .map_err(|problem| location.error(problem))?;
     // Header + payload size as declared: checked before streaming, so a
     // truncated or appended-to package is refused before any content.
     let after_signature = file_length - (LEAD_SIZE + signature_raw.len() + padding) as u64;
@@ -1490,11 +1457,7 @@ fn parse_cpio_header(bytes: &[u8; 110]) -> Result<CpioHeader, RpmProblem> {
 fn skip_padding(reader: &mut impl Read, position: u64) -> Result<(), Problem> {
     let padding = ((4 - position % 4) % 4) as usize;
     let mut bytes = [0u8; 4];
-    if padding > 0 && !read_exact_or_eof(reader, &mut bytes[..padding], "in cpio padding")? {
-        return Err(Problem::Truncated {
-            what: "in cpio padding",
-        });
-    }
+    read_fully(reader, &mut bytes[..padding], "in cpio padding")?;
     Ok(())
 }
 
@@ -1564,22 +1527,16 @@ fn read_payload<E>(
     // Hardlink sets: rpm writes the content once, with the *last* member of
     // the set; earlier members come with size 0 and wait here for it.
     let mut waiting_links: HashMap<(u64, u64), Vec<usize>> = HashMap::new();
-    let mut link_content: HashMap<(u64, u64), String> = HashMap::new();
     let mut position = 0u64;
     loop {
         location.entry = None;
         let mut raw_header = [0u8; 110];
-        if !read_exact_or_eof(&mut stream, &mut raw_header, "inside a cpio header")
-            .map_err(|problem| fail(location, problem))?
-        {
-            return Err(fail(
-                location,
-                Problem::Truncated {
-                    what: "payload ends before the cpio trailer",
-                },
-            )
-            .into());
-        }
+        read_fully(
+            &mut stream,
+            &mut raw_header,
+            "payload ends before the cpio trailer",
+        )
+        .map_err(|problem| fail(location, problem))?;
         let cpio = parse_cpio_header(&raw_header).map_err(|problem| location.error(problem))?;
         if cpio.name_size == 0 || cpio.name_size > limits.max_path_len + 3 {
             return Err(location
@@ -1589,17 +1546,8 @@ fn read_payload<E>(
                 .into());
         }
         let mut name = vec![0u8; cpio.name_size];
-        if !read_exact_or_eof(&mut stream, &mut name, "inside a cpio name")
-            .map_err(|problem| fail(location, problem))?
-        {
-            return Err(fail(
-                location,
-                Problem::Truncated {
-                    what: "inside a cpio name",
-                },
-            )
-            .into());
-        }
+        read_fully(&mut stream, &mut name, "inside a cpio name")
+            .map_err(|problem| fail(location, problem))?;
         if name.pop() != Some(0) || name.contains(&0) {
             return Err(location
                 .error(RpmProblem::BadCpioHeader {
@@ -1757,7 +1705,6 @@ fn read_payload<E>(
                     }
                 }
                 outcome.installed_size += file.size;
-                link_content.insert(file.inode, canonical.clone());
                 entry.sha256 = Some(sha256);
             }
             kinds.insert(canonical.clone(), kind);

@@ -544,3 +544,102 @@ fn single_byte_mutations_never_panic() {
     }
     assert!(refusals > 1000, "only {refusals} refusals");
 }
+
+/// A package with two files of identical content (`a`, `b`), edited into a
+/// hardlink set the way rpmbuild writes one: the header gives both the same
+/// inode, and the payload carries the content once, with the *last* member
+/// (`b`); `a` comes first with size 0 and `nlink` 2. With `same_inode`
+/// false, `a` claims to be a link but no member of its set has content.
+fn hardlink_package(same_inode: bool) -> Vec<u8> {
+    let content = "same content\n";
+    let package = rpm::PackageBuilder::new("links", "1", "MIT", "noarch", "hardlinks")
+        .using_config(rpm::BuildConfig::default().compression(rpm::CompressionType::Gzip))
+        .with_file_contents(
+            content,
+            rpm::FileOptions::new("/usr/share/links/a").mode(rpm::FileMode::regular(0o644)),
+        )
+        .unwrap()
+        .with_file_contents(
+            content,
+            rpm::FileOptions::new("/usr/share/links/b").mode(rpm::FileMode::regular(0o644)),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut bytes = Vec::new();
+    package.write(&mut bytes).unwrap();
+    reseal(
+        &bytes,
+        |header| {
+            if !same_inode {
+                return;
+            }
+            // FILEINODES (1096, int32): give `b` (index 1) the inode of `a` (index 0).
+            let entries = u32::from_be_bytes(header[8..12].try_into().unwrap()) as usize;
+            let store = 16 + entries * 16;
+            let entry = (0..entries)
+                .map(|index| 16 + index * 16)
+                .find(|&entry| header[entry..entry + 4] == 1096u32.to_be_bytes())
+                .unwrap();
+            let offset = store
+                + u32::from_be_bytes(header[entry + 8..entry + 12].try_into().unwrap()) as usize;
+            let first: [u8; 4] = header[offset..offset + 4].try_into().unwrap();
+            header[offset + 4..offset + 8].copy_from_slice(&first);
+        },
+        |cpio| {
+            let name_a = cpio
+                .windows(20)
+                .position(|window| window == b"./usr/share/links/a\0")
+                .unwrap();
+            let start_a = name_a - 110;
+            let name_b = cpio
+                .windows(20)
+                .position(|window| window == b"./usr/share/links/b\0")
+                .unwrap();
+            let start_b = name_b - 110;
+            cpio[start_b + 38..start_b + 46].copy_from_slice(b"00000002");
+            // `a`: header + name (padded) + content (padded) → header + name with size 0, nlink 2.
+            let name_end = (name_a + 20).next_multiple_of(4);
+            cpio[start_a + 38..start_a + 46].copy_from_slice(b"00000002");
+            cpio[start_a + 54..start_a + 62].copy_from_slice(b"00000000");
+            cpio.drain(name_end..start_b);
+        },
+    )
+}
+
+#[test]
+fn hardlink_sets_become_one_file_and_links_to_it() {
+    let package = read_with(&hardlink_package(true), &Limits::default()).unwrap();
+    let a = package
+        .entries
+        .iter()
+        .position(|entry| entry.path == "/usr/share/links/a")
+        .unwrap();
+    let b = package
+        .entries
+        .iter()
+        .position(|entry| entry.path == "/usr/share/links/b")
+        .unwrap();
+    assert!(b < a, "the link follows the file that carries the content");
+    assert_eq!(package.entries[b].kind, pkgward_package::EntryKind::File);
+    assert_eq!(package.entries[b].size, 13);
+    assert_eq!(
+        package.entries[a].kind,
+        pkgward_package::EntryKind::Hardlink
+    );
+    assert_eq!(
+        package.entries[a].target.as_deref(),
+        Some("/usr/share/links/b")
+    );
+    assert_eq!(package.installed_size, 13);
+}
+
+#[test]
+fn a_hardlink_whose_set_has_no_content_is_refused() {
+    let error = refused(&hardlink_package(false));
+    assert!(
+        matches!(rpm_problem(&error), RpmProblem::PayloadDisagrees { .. }),
+        "{error}"
+    );
+    assert_names(&error, "payload", Some("/usr/share/links/a"));
+}
