@@ -148,6 +148,19 @@ const MIGRATIONS: &[&str] = &[
         verified_at INTEGER NOT NULL
     ) STRICT;
     ",
+    // 1 → 2: declarative actions.
+    r"
+    -- The declarative actions pkgward carried out for a package instead of its
+    -- maintainer scripts (accounts, unit enablement), in plan order, as JSON
+    -- (`pkgward_plan::actions::PlannedAction`): removal deletes the symlinks
+    -- they made; `files` and `audit` show them. `kind` is the action's tag.
+    CREATE TABLE actions (
+        package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+        kind       TEXT NOT NULL,
+        detail     TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX actions_by_package ON actions(package_id);
+    ",
 ];
 
 /// Whether a package is installed or only its kept conffiles remain.
@@ -252,6 +265,18 @@ pub struct PackageInstall {
     pub decisions: Vec<DecisionRecord>,
     /// JSON text, if a footprint was computed.
     pub footprint: Option<String>,
+    /// The declarative actions carried out, in order.
+    #[serde(default)]
+    pub actions: Vec<ActionRecord>,
+}
+
+/// One declarative action carried out for a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    /// The action's kind (`accounts`, `enable-unit`, …).
+    pub kind: String,
+    /// The action as JSON text.
+    pub detail: String,
 }
 
 /// A removal: the package's rows go, except `keep_conffiles` (paths), which
@@ -547,6 +572,21 @@ impl Database {
     }
 
     /// The decisions recorded for the package `name`.
+    /// The declarative actions recorded for `name`, in the order carried out.
+    pub fn actions(&self, name: &str) -> Result<Vec<ActionRecord>, DatabaseError> {
+        self.rows_for(
+            "SELECT a.kind, a.detail FROM actions a
+                 JOIN packages p ON p.id = a.package_id WHERE p.name = ?1 ORDER BY a.rowid",
+            name,
+            |row| {
+                Ok(ActionRecord {
+                    kind: row.get(0)?,
+                    detail: row.get(1)?,
+                })
+            },
+        )
+    }
+
     pub fn decisions(&self, name: &str) -> Result<Vec<DecisionRecord>, DatabaseError> {
         self.rows_for(
             "SELECT d.item, d.verdict, d.provenance FROM decisions d
@@ -700,6 +740,7 @@ fn apply_removal(transaction: &Transaction<'_>, removal: &PackageRemoval) -> rus
     )?;
     transaction.execute("DELETE FROM decisions WHERE package_id = ?1", [id])?;
     transaction.execute("DELETE FROM footprints WHERE package_id = ?1", [id])?;
+    transaction.execute("DELETE FROM actions WHERE package_id = ?1", [id])?;
     let mut statement = transaction.prepare("SELECT path FROM files WHERE package_id = ?1")?;
     let paths: Vec<String> = statement
         .query_map([id], |row| row.get(0))?
@@ -788,6 +829,11 @@ fn apply_install(transaction: &Transaction<'_>, install: &PackageInstall) -> rus
             params![id, footprint],
         )?;
     }
+    let mut insert_action = transaction
+        .prepare("INSERT INTO actions (package_id, kind, detail) VALUES (?1, ?2, ?3)")?;
+    for action in &install.actions {
+        insert_action.execute(params![id, action.kind, action.detail])?;
+    }
     Ok(())
 }
 
@@ -847,6 +893,10 @@ mod tests {
                 provenance: "{}".into(),
             }],
             footprint: Some("{\"files\":[]}".into()),
+            actions: vec![ActionRecord {
+                kind: "enable-unit".into(),
+                detail: "{}".into(),
+            }],
         }
     }
 
@@ -978,6 +1028,7 @@ mod tests {
         );
         assert_eq!(database.owners("/usr/bin/hello").unwrap(), vec!["hello"]);
         assert_eq!(database.decisions("hello").unwrap().len(), 1);
+        assert_eq!(database.actions("hello").unwrap().len(), 1);
         assert_eq!(
             database.footprint("hello").unwrap().as_deref(),
             Some("{\"files\":[]}")

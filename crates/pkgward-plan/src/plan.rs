@@ -56,6 +56,15 @@ pub struct PackagePlan {
     /// at commit; the next upgrade compares against it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub footprint: Option<serde_json::Value>,
+    /// Declarative actions pkgward carries out for this package instead of
+    /// its maintainer scripts (accounts, unit enablement, …), each already
+    /// judged; filled in by the caller with [`crate::actions::plan_actions`].
+    #[serde(default)]
+    pub actions: Vec<crate::actions::PlannedAction>,
+    /// On upgrade: enablement symlinks the previous version's actions made
+    /// that the new version's do not, removed at commit.
+    #[serde(default)]
+    pub stale_links: Vec<crate::actions::ActionSymlink>,
 }
 
 /// What kind of filesystem object a placement creates.
@@ -124,6 +133,14 @@ pub struct RemovalPlan {
     pub keep_conffiles: Vec<String>,
     /// Directories whose last owner goes: removed if empty, deepest first.
     pub delete_dirs: Vec<String>,
+    /// Symlinks the package's actions created (unit enablement): removed
+    /// when they still point where pkgward made them point. Accounts stay.
+    #[serde(default)]
+    pub remove_links: Vec<crate::actions::ActionSymlink>,
+    /// Alternatives the package registered: `(name, path)` choices removed
+    /// (dpkg's `update-alternatives --remove`), the links re-pointed.
+    #[serde(default)]
+    pub remove_alternatives: Vec<(String, String)>,
 }
 
 /// One policy decision for the plan, printable.
@@ -310,6 +327,16 @@ impl Plan {
                     package.pending_scripts.join(", ")
                 );
             }
+            for action in &package.actions {
+                let _ = writeln!(text, "  action: {action}");
+            }
+            for symlink in &package.stale_links {
+                let _ = writeln!(
+                    text,
+                    "  remove stale link: {} -> {}",
+                    symlink.link, symlink.target
+                );
+            }
             for decision in &package.decisions {
                 let _ = writeln!(
                     text,
@@ -334,6 +361,16 @@ impl Plan {
             );
             for path in &removal.keep_conffiles {
                 let _ = writeln!(text, "  keep modified conffile: {path}");
+            }
+            for (name, path) in &removal.remove_alternatives {
+                let _ = writeln!(text, "  remove alternative: {name} {path}");
+            }
+            for symlink in &removal.remove_links {
+                let _ = writeln!(
+                    text,
+                    "  remove link: {} -> {}",
+                    symlink.link, symlink.target
+                );
             }
         }
         if !self.problems.is_empty() {

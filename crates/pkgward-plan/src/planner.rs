@@ -549,6 +549,8 @@ fn plan_package<'a>(
         decisions,
         notices: vec![],
         footprint: None,
+        actions: vec![],
+        stale_links: vec![],
     };
     (plan, problems)
 }
@@ -695,6 +697,8 @@ pub fn plan_removal(snapshot: &Snapshot, names: &[String], purge: bool) -> Plan 
             delete_files,
             keep_conffiles,
             delete_dirs,
+            remove_links: Vec::new(),
+            remove_alternatives: Vec::new(),
         });
     }
     // Reverse dependencies: an installed package that stays and whose

@@ -44,6 +44,10 @@ pub struct Args {
     /// (for repos whose policy has a `verifiers` rule).
     #[arg(long, value_name = "DIR")]
     pub attestations: Option<PathBuf>,
+    /// Do not refuse these packages for unmet Depends/Pre-Depends (dpkg's
+    /// `--ignore-depends`): for roots whose dependencies another tool provides.
+    #[arg(long, value_name = "PACKAGE", value_delimiter = ',')]
+    pub ignore_depends: Vec<String>,
     /// Print the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -94,7 +98,7 @@ pub(crate) fn take_lock(root: &Root, wait: u64) -> anyhow::Result<RootLock> {
 
 /// The decisions of the compiled policy (`--policy`, `--grants`, or the
 /// embedded default). Per-package rules are compiled once and cached.
-struct PolicyJudge<'p> {
+pub(crate) struct PolicyJudge<'p> {
     compiled: &'p pkgward_policy::CompiledPolicy,
     installed: Vec<pkgward_policy::InstalledOwner>,
     rules: std::cell::RefCell<
@@ -126,6 +130,16 @@ fn planned(decision: &pkgward_policy::Decision) -> PlannedDecision {
             decision.because.rule
         ),
         hint: decision.hint.clone(),
+    }
+}
+
+/// A judge with the compiled policy and no installed owners (for commands
+/// that judge packages outside a root's installed state, like `audit`).
+pub(crate) fn policy_judge(compiled: &pkgward_policy::CompiledPolicy) -> PolicyJudge<'_> {
+    PolicyJudge {
+        compiled,
+        installed: Vec::new(),
+        rules: std::cell::RefCell::new(std::collections::HashMap::new()),
     }
 }
 
@@ -162,6 +176,32 @@ impl PolicyJudge<'_> {
                 hint: Some("pass `--repo NAME` for a repo the policy defines".to_owned()),
             },
         }
+    }
+}
+
+impl pkgward_plan::actions::ActionJudge for PolicyJudge<'_> {
+    fn user(&self, package: &Package, repo: &str, name: &str, uid_zero: bool) -> PlannedDecision {
+        self.decide(
+            package,
+            repo,
+            &pkgward_policy::Request::User { name, uid_zero },
+        )
+    }
+    fn group(&self, package: &Package, repo: &str, name: &str) -> PlannedDecision {
+        self.decide(package, repo, &pkgward_policy::Request::Group { name })
+    }
+    fn service(
+        &self,
+        package: &Package,
+        repo: &str,
+        unit: &str,
+        runs_as: Option<&str>,
+    ) -> PlannedDecision {
+        self.decide(
+            package,
+            repo,
+            &pkgward_policy::Request::Service { unit, runs_as },
+        )
     }
 }
 
@@ -456,7 +496,22 @@ fn make_plan(
         rules: std::cell::RefCell::new(std::collections::HashMap::new()),
     };
     let mut plan = pkgward_plan::planner::plan_install(&snapshot, &requests, &judge);
+    plan.problems.retain(|problem| {
+        !matches!(problem, pkgward_plan::Problem::UnmetDependency { package, .. }
+            if args.ignore_depends.contains(package))
+    });
     record_footprints(&mut plan, packages, declarations, compiled)?;
+    super::actions::plan_package_actions(
+        root,
+        &mut plan,
+        packages,
+        declarations,
+        compiled,
+        &judge,
+    )?;
+    if let Some(database) = database {
+        super::actions::add_stale_links(database, &mut plan)?;
+    }
     Ok(plan)
 }
 

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each exposes `Args` (clap) and
 //! `run(&Args) -> anyhow::Result<ExitCode>`.
 
+pub mod actions;
 pub mod attest;
 pub mod audit;
 pub mod audit_scripts;

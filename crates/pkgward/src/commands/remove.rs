@@ -43,7 +43,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     }
     let snapshot = pkgward_engine::snapshot::snapshot(&root, Some(&database.database), &[])?;
-    let plan = pkgward_plan::planner::plan_removal(&snapshot, &args.packages, args.purge);
+    let mut plan = pkgward_plan::planner::plan_removal(&snapshot, &args.packages, args.purge);
+    super::actions::add_removal_links(&database.database, &mut plan)?;
     finish_plan(
         &root,
         lock.as_ref(),
