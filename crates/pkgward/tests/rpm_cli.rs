@@ -446,3 +446,73 @@ fn install_agrees_with_rpm_install_on_the_resulting_tree() {
     let check = pkgward(&["check", "--root", ours.path().to_str().unwrap()]);
     assert!(check.status.success(), "{}", text(&check));
 }
+
+/// The actions phase works on rpm packages unchanged: a `sysusers.d` file in
+/// the payload creates the account before the files it owns are placed, and
+/// a preset in the root enables the unit (Fedora's `%systemd_post` defers
+/// to presets).
+#[test]
+fn an_rpm_with_sysusers_and_a_unit_gets_its_account_and_preset_enablement() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("SKIPPED an_rpm_with_sysusers_and_a_unit_gets_its_account_and_preset_enablement: needs root (account files and files are chowned)");
+        return;
+    }
+    let directory = tempfile::tempdir().unwrap();
+    let unit = "[Unit]\nDescription=svc\n[Service]\nUser=svc\nExecStart=/usr/bin/svc\n[Install]\nWantedBy=multi-user.target\n";
+    let package = rpm::PackageBuilder::new("svc", "1.0", "MIT", "x86_64", "a service")
+        .release("1.fc40")
+        .with_file_contents(
+            "u svc - \"svc daemon\" /var/lib/svc\n",
+            rpm::FileOptions::new("/usr/lib/sysusers.d/svc.conf").mode(rpm::FileMode::regular(0o644)),
+        )
+        .unwrap()
+        .with_file_contents(unit, rpm::FileOptions::new("/usr/lib/systemd/system/svc.service").mode(rpm::FileMode::regular(0o644)))
+        .unwrap()
+        .with_file_contents(
+            "state\n",
+            rpm::FileOptions::new("/var/lib/svc/state").mode(rpm::FileMode::regular(0o640)).user("svc").group("svc"),
+        )
+        .unwrap()
+        .post_install_script(
+            "if [ $1 -eq 1 ] && [ -x \"/usr/lib/systemd/systemd-update-helper\" ]; then\n    /usr/lib/systemd/systemd-update-helper install-system-units svc.service || :\nfi\n",
+        )
+        .build()
+        .unwrap();
+    let path = write(directory.path(), "svc", &package);
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("etc/systemd/system-preset")).unwrap();
+    std::fs::write(
+        root.path().join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/bash\n",
+    )
+    .unwrap();
+    std::fs::write(root.path().join("etc/group"), "root:x:0:\n").unwrap();
+    std::fs::write(
+        root.path().join("etc/systemd/system-preset/50-test.preset"),
+        "enable svc.service\n",
+    )
+    .unwrap();
+    let root_path = root.path().to_str().unwrap();
+    let installed = pkgward(&["install", "--root", root_path, path.to_str().unwrap()]);
+    assert!(installed.status.success(), "{}", text(&installed));
+    let passwd = std::fs::read_to_string(root.path().join("etc/passwd")).unwrap();
+    assert!(
+        passwd.contains("svc:x:999:999:svc daemon:/var/lib/svc:"),
+        "{passwd}"
+    );
+    let state = std::fs::metadata(root.path().join("var/lib/svc/state")).unwrap();
+    assert_eq!(
+        (state.uid(), state.gid(), state.mode() & 0o7777),
+        (999, 999, 0o640)
+    );
+    assert_eq!(
+        std::fs::read_link(
+            root.path()
+                .join("etc/systemd/system/multi-user.target.wants/svc.service")
+        )
+        .unwrap(),
+        Path::new("/usr/lib/systemd/system/svc.service")
+    );
+    let check = pkgward(&["check", "--root", root_path]);
+    assert!(check.status.success(), "{}", text(&check));
+}
