@@ -202,6 +202,20 @@ impl Version {
         self.scheme
     }
 
+    /// The ordering a relation `self OP reference` is judged by. For dpkg
+    /// it is the total order. For rpm it is `rpmdsCompare`'s: when either
+    /// side has no release, releases are not compared, so `Requires: foo =
+    /// 1.0` is met by `foo-1.0-5` and `foo <= 1.0` by `foo-1.0-9`.
+    pub fn cmp_for_relation(&self, reference: &Self) -> Ordering {
+        let rpm = self.scheme == VersionScheme::Rpm || reference.scheme == VersionScheme::Rpm;
+        if rpm && (self.revision().is_empty() || reference.revision().is_empty()) {
+            return self.epoch.cmp(&reference.epoch).then_with(|| {
+                crate::rpm_version::rpmvercmp(self.upstream(), reference.upstream())
+            });
+        }
+        self.cmp(reference)
+    }
+
     /// The epoch (0 when absent).
     pub fn epoch(&self) -> u32 {
         self.epoch
@@ -379,9 +393,9 @@ impl VersionOp {
         })
     }
 
-    /// Does `candidate OP reference` hold?
+    /// Does `candidate OP reference` hold? (See [`Version::cmp_for_relation`].)
     pub fn holds(self, candidate: &Version, reference: &Version) -> bool {
-        self.accepts(candidate.cmp(reference))
+        self.accepts(candidate.cmp_for_relation(reference))
     }
 
     /// Whether `candidate OP reference` holds, given the ordering of the two versions.

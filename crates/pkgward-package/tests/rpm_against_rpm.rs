@@ -294,4 +294,23 @@ fn scripted_package_maps_relations_triggers_and_capabilities() {
         .unwrap();
     assert!(pkgward_package::Version::parse_rpm("5.1-10").unwrap() > reference);
     assert!(package.version < pkgward_package::Version::parse_rpm("3:2.0-1").unwrap());
+    // Relations follow rpmdsCompare: a reference without a release matches any release.
+    let candidate = pkgward_package::Version::parse_rpm("1.0-5").unwrap();
+    let reference = pkgward_package::Version::parse_rpm("1.0").unwrap();
+    assert!(pkgward_package::VersionOp::Eq.holds(&candidate, &reference));
+    assert!(pkgward_package::VersionOp::Le.holds(&candidate, &reference));
+    assert!(!pkgward_package::VersionOp::Gt.holds(&candidate, &reference));
+    assert!(!pkgward_package::VersionOp::Eq.holds(
+        &candidate,
+        &pkgward_package::Version::parse_rpm("1.0-6").unwrap()
+    ));
+    assert!(pkgward_package::VersionOp::Lt.holds(
+        &candidate,
+        &pkgward_package::Version::parse_rpm("1:0.1").unwrap()
+    ));
+    // dpkg keeps its total order: `1.0` is `1.0-0`, below `1.0-5`.
+    assert!(!pkgward_package::VersionOp::Eq.holds(
+        &pkgward_package::Version::parse("1.0-5").unwrap(),
+        &pkgward_package::Version::parse("1.0").unwrap()
+    ));
 }
