@@ -516,3 +516,79 @@ fn an_rpm_with_sysusers_and_a_unit_gets_its_account_and_preset_enablement() {
     let check = pkgward(&["check", "--root", root_path]);
     assert!(check.status.success(), "{}", text(&check));
 }
+
+/// rpm Requires reach the planner as relations judged with rpm ordering: an
+/// unmet one is refused by name (a dry run changes nothing), a provider in
+/// the same transaction meets it (`libfoo = 2.0` is met by `libfoo-2.0-3`,
+/// release ignored as rpm does; `>= 2.0~rc1` by `2.0`), and
+/// `--ignore-depends` lets it through.
+#[test]
+fn rpm_requires_are_checked_with_rpm_ordering() {
+    let directory = tempfile::tempdir().unwrap();
+    let consumer = rpm::PackageBuilder::new("consumer", "1.0", "MIT", "noarch", "needs libfoo")
+        .release("1")
+        .with_file_contents(
+            "x\n",
+            rpm::FileOptions::new("/usr/share/consumer/data").mode(rpm::FileMode::regular(0o644)),
+        )
+        .unwrap()
+        .requires(rpm::Dependency::eq("libfoo", "2.0"))
+        .requires(rpm::Dependency::greater_eq("libfoo-api", "2.0~rc1"))
+        .build()
+        .unwrap();
+    let provider = rpm::PackageBuilder::new("libfoo", "2.0", "MIT", "noarch", "provides libfoo")
+        .release("3")
+        .with_file_contents(
+            "y\n",
+            rpm::FileOptions::new("/usr/share/libfoo/data").mode(rpm::FileMode::regular(0o644)),
+        )
+        .unwrap()
+        .provides(rpm::Dependency::eq("libfoo-api", "2.0"))
+        .build()
+        .unwrap();
+    let consumer = write(directory.path(), "consumer", &consumer);
+    let provider = write(directory.path(), "libfoo", &provider);
+    let root = tempfile::tempdir().unwrap();
+    let root_path = root.path().to_str().unwrap();
+    let alone = pkgward(&[
+        "install",
+        "--dry-run",
+        "--root",
+        root_path,
+        consumer.to_str().unwrap(),
+    ]);
+    assert_eq!(alone.status.code(), Some(1), "{}", text(&alone));
+    let output = text(&alone);
+    assert!(
+        output.contains("`consumer` Depends `libfoo (= 2.0)`: not satisfied"),
+        "{output}"
+    );
+    assert!(
+        output.contains("`consumer` Depends `libfoo-api (>= 2.0~rc1)`: not satisfied"),
+        "{output}"
+    );
+    let together = pkgward(&[
+        "install",
+        "--dry-run",
+        "--root",
+        root_path,
+        consumer.to_str().unwrap(),
+        provider.to_str().unwrap(),
+    ]);
+    assert!(together.status.success(), "{}", text(&together));
+    let ignored = pkgward(&[
+        "install",
+        "--dry-run",
+        "--ignore-depends",
+        "consumer",
+        "--root",
+        root_path,
+        consumer.to_str().unwrap(),
+    ]);
+    assert!(ignored.status.success(), "{}", text(&ignored));
+    assert_eq!(
+        std::fs::read_dir(root.path()).unwrap().count(),
+        0,
+        "a dry run changes nothing"
+    );
+}
