@@ -353,9 +353,15 @@ impl serde::Serialize for Version {
 }
 
 impl<'de> serde::Deserialize<'de> for Version {
+    /// Versions serialise as their text, without the scheme. A text dpkg
+    /// refuses can only have come from an `.rpm` (the `.deb` reader refuses
+    /// it), so it is read back with rpm's rules; one both accept is read as
+    /// dpkg's (the database does not record the format yet: docs/rpm.md).
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Self::parse(&text).map_err(serde::de::Error::custom)
+        Self::parse(&text)
+            .or_else(|error| Self::parse_rpm(&text).map_err(|_| error))
+            .map_err(serde::de::Error::custom)
     }
 }
 

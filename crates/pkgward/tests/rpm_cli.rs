@@ -592,3 +592,49 @@ fn rpm_requires_are_checked_with_rpm_ordering() {
         "a dry run changes nothing"
     );
 }
+
+/// An installed rpm whose version dpkg would refuse (`1.0^git1`) does not
+/// make the root's database unreadable for the next transaction.
+#[test]
+fn a_second_transaction_reads_back_an_rpm_only_version() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("SKIPPED a_second_transaction_reads_back_an_rpm_only_version: needs root (files are chowned)");
+        return;
+    }
+    let directory = tempfile::tempdir().unwrap();
+    let first = rpm::PackageBuilder::new("snapshot", "1.0^git1", "MIT", "noarch", "a snapshot")
+        .release("0.1")
+        .with_file_contents(
+            "a\n",
+            rpm::FileOptions::new("/usr/share/snapshot/a").mode(rpm::FileMode::regular(0o644)),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    let second = rpm::PackageBuilder::new("other", "2", "MIT", "noarch", "another")
+        .release("1")
+        .with_file_contents(
+            "b\n",
+            rpm::FileOptions::new("/usr/share/other/b").mode(rpm::FileMode::regular(0o644)),
+        )
+        .unwrap()
+        .requires(rpm::Dependency::greater("snapshot", "1.0"))
+        .build()
+        .unwrap();
+    let first = write(directory.path(), "snapshot", &first);
+    let second = write(directory.path(), "other", &second);
+    let root = tempfile::tempdir().unwrap();
+    let root_path = root.path().to_str().unwrap();
+    let installed = pkgward(&["install", "--root", root_path, first.to_str().unwrap()]);
+    assert!(installed.status.success(), "{}", text(&installed));
+    // `snapshot > 1.0` holds only in rpm ordering (`^` sorts after the end).
+    let again = pkgward(&["install", "--root", root_path, second.to_str().unwrap()]);
+    assert!(again.status.success(), "{}", text(&again));
+    let list = pkgward(&["list", "--root", root_path]);
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout).lines().count(),
+        2,
+        "{}",
+        text(&list)
+    );
+}
