@@ -14,7 +14,7 @@ use pkgward_package::deb::{Problem, ReadError};
 use pkgward_package::model::PathProblem;
 use pkgward_package::rpm::RpmProblem;
 use pkgward_package::rpm_builder::{self, rpm};
-use pkgward_package::{Limits, Package};
+use pkgward_package::{Limits, Package, ScriptName};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 
@@ -642,4 +642,183 @@ fn a_hardlink_whose_set_has_no_content_is_refused() {
         "{error}"
     );
     assert_names(&error, "payload", Some("/usr/share/links/a"));
+}
+
+/// One header tag to append: number, data type, count and raw data.
+struct ExtraTag {
+    tag: u32,
+    kind: u32,
+    count: u32,
+    data: Vec<u8>,
+}
+
+fn strings(values: &[&str]) -> ExtraTag {
+    ExtraTag {
+        tag: 0,
+        kind: 8,
+        count: u32::try_from(values.len()).unwrap(),
+        data: values
+            .iter()
+            .flat_map(|value| [value.as_bytes(), b"\0"].concat())
+            .collect(),
+    }
+}
+
+fn int32s(values: &[u32]) -> ExtraTag {
+    ExtraTag {
+        tag: 0,
+        kind: 4,
+        count: u32::try_from(values.len()).unwrap(),
+        data: values
+            .iter()
+            .flat_map(|value| value.to_be_bytes())
+            .collect(),
+    }
+}
+
+fn tagged(tag: u32, mut extra: ExtraTag) -> ExtraTag {
+    extra.tag = tag;
+    extra
+}
+
+/// Append tags to a package's main header (the `rpm` crate's builder cannot
+/// write triggers), then fix the header digest and the declared size.
+fn with_extra_tags(bytes: &[u8], extra: &[ExtraTag]) -> Vec<u8> {
+    let layout = rpm_builder::locate(bytes).unwrap();
+    let mut signature = bytes[..layout.header].to_vec();
+    let header = &bytes[layout.header..layout.payload];
+    let payload = &bytes[layout.payload..];
+    let entries = u32::from_be_bytes(header[8..12].try_into().unwrap()) as usize;
+    let mut index = header[16..16 + entries * 16].to_vec();
+    let mut store = header[16 + entries * 16..].to_vec();
+    for tag in extra {
+        let alignment = match tag.kind {
+            4 => 4,
+            _ => 1,
+        };
+        while store.len() % alignment != 0 {
+            store.push(0);
+        }
+        index.extend_from_slice(&tag.tag.to_be_bytes());
+        index.extend_from_slice(&tag.kind.to_be_bytes());
+        index.extend_from_slice(&u32::try_from(store.len()).unwrap().to_be_bytes());
+        index.extend_from_slice(&tag.count.to_be_bytes());
+        store.extend_from_slice(&tag.data);
+    }
+    let mut new_header = header[..8].to_vec();
+    new_header.extend_from_slice(&u32::try_from(entries + extra.len()).unwrap().to_be_bytes());
+    new_header.extend_from_slice(&u32::try_from(store.len()).unwrap().to_be_bytes());
+    new_header.extend_from_slice(&index);
+    new_header.extend_from_slice(&store);
+    replace_once(
+        &mut signature,
+        hex::encode(Sha256::digest(header)).as_bytes(),
+        hex::encode(Sha256::digest(&new_header)).as_bytes(),
+    );
+    let size = (new_header.len() + payload.len()) as u64;
+    let signature_header = &mut signature[layout.signature..];
+    assert!(
+        set_integer_tag(signature_header, 1000, size)
+            | set_integer_tag(signature_header, 270, size)
+    );
+    [signature, new_header, payload.to_vec()].concat()
+}
+
+#[test]
+fn triggers_and_file_triggers_map_to_scripts_and_conditions() {
+    const TRIGGERIN: u32 = 1 << 16;
+    const TRIGGERUN: u32 = 1 << 17;
+    const GREATER_EQUAL: u32 = (1 << 2) | (1 << 3);
+    let bytes = with_extra_tags(
+        &gzip_sample(),
+        &[
+            tagged(
+                1065,
+                strings(&["echo bash changed\n", "echo glibc going\n"]),
+            ),
+            tagged(1092, strings(&["/bin/sh", "/bin/bash"])),
+            tagged(1066, strings(&["bash", "glibc"])),
+            tagged(1067, strings(&["5.1", ""])),
+            tagged(1068, int32s(&[TRIGGERIN | GREATER_EQUAL, TRIGGERUN])),
+            tagged(1069, int32s(&[0, 1])),
+            tagged(5066, strings(&["rpm.execute('depmod')"])),
+            tagged(5067, strings(&["<lua>"])),
+            tagged(5069, strings(&["/usr/lib/modules"])),
+            tagged(5070, int32s(&[0])),
+            tagged(5072, int32s(&[TRIGGERIN])),
+        ],
+    );
+    let package = read_with(&bytes, &Limits::default()).unwrap();
+    let trigger_scripts: Vec<(&str, Option<&str>, String)> = package
+        .scripts
+        .iter()
+        .filter(|script| matches!(script.name, ScriptName::Trigger | ScriptName::FileTrigger))
+        .map(|script| {
+            (
+                script.name.as_str(),
+                script.interpreter.as_deref(),
+                String::from_utf8_lossy(&script.bytes).into_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        trigger_scripts,
+        vec![
+            (
+                "trigger",
+                Some("/bin/sh"),
+                "#!/bin/sh\necho bash changed\n".to_owned()
+            ),
+            (
+                "trigger",
+                Some("/bin/bash"),
+                "#!/bin/bash\necho glibc going\n".to_owned()
+            ),
+            (
+                "filetrigger",
+                Some("<lua>"),
+                "#!<lua>\nrpm.execute('depmod')".to_owned()
+            ),
+        ]
+    );
+    let conditions: Vec<(&str, &str, String)> = package
+        .triggers
+        .iter()
+        .map(|trigger| {
+            let script = &package.scripts[trigger.script.unwrap()];
+            (
+                trigger.directive.as_str(),
+                trigger.name.as_str(),
+                String::from_utf8_lossy(&script.bytes).into_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(conditions[0].0, "triggerin");
+    assert_eq!(conditions[0].1, "bash (>= 5.1)");
+    assert!(conditions[0].2.contains("bash changed"));
+    assert_eq!(conditions[1].0, "triggerun");
+    assert_eq!(conditions[1].1, "glibc");
+    assert!(conditions[1].2.contains("glibc going"));
+    assert_eq!(conditions[2].0, "filetriggerin");
+    assert_eq!(conditions[2].1, "/usr/lib/modules");
+    assert!(conditions[2].2.starts_with("#!<lua>"));
+}
+
+#[test]
+fn a_trigger_pointing_past_its_scriptlets_is_refused() {
+    let bytes = with_extra_tags(
+        &gzip_sample(),
+        &[
+            tagged(1065, strings(&["echo one\n"])),
+            tagged(1066, strings(&["bash"])),
+            tagged(1068, int32s(&[1 << 16])),
+            tagged(1069, int32s(&[7])),
+        ],
+    );
+    let error = refused(&bytes);
+    assert!(
+        matches!(rpm_problem(&error), RpmProblem::BadTag { tag: 1069, .. }),
+        "{error}"
+    );
+    assert_names(&error, "header", None);
 }
