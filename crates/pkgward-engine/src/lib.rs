@@ -15,6 +15,7 @@ pub mod digest;
 pub mod failpoint;
 pub mod journal;
 pub mod lock;
+pub mod maintainer_scripts;
 pub mod root;
 pub mod snapshot;
 pub mod transaction;

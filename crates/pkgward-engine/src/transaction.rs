@@ -878,6 +878,13 @@ fn database_change(plan: &Plan, now: i64) -> Change {
                     }
                 })
                 .collect(),
+            scripts: package
+                .scripts
+                .iter()
+                .map(|script| {
+                    crate::maintainer_scripts::script_record(script, &package.script_writable_paths)
+                })
+                .collect(),
         })
         .collect();
     Change { removals, installs }

@@ -1221,7 +1221,7 @@ mod tests {
         fn setuid(&self, _: &Package, _: &str, path: &str) -> PlannedDecision {
             decision(!self.deny.contains(&path))
         }
-        fn scripts(&self, _: &Package, _: &str) -> PlannedDecision {
+        fn scripts(&self, _: &Package, _: &str, _: pkgward_policy::ScriptMode) -> PlannedDecision {
             decision(true)
         }
     }

@@ -44,8 +44,15 @@ pub struct PackagePlan {
     pub obsolete_files: Vec<String>,
     /// Directories whose last owner goes with this plan: removed if empty.
     pub obsolete_dirs: Vec<String>,
-    /// Maintainer scripts the package ships that pkgward does not run yet.
-    pub pending_scripts: Vec<String>,
+    /// Every maintainer script the package ships, classified, with whether
+    /// and why it runs (`maintainer_scripts.rs`). Recorded in the database at
+    /// commit so removal can run `prerm`/`postrm`.
+    #[serde(default)]
+    pub scripts: Vec<PlannedScript>,
+    /// Paths inside the root the package's scripts may write (the writable
+    /// paths rule of `docs/sandbox.md`).
+    #[serde(default)]
+    pub script_writable_paths: Vec<String>,
     /// The policy decisions taken for this package.
     pub decisions: Vec<PlannedDecision>,
     /// Notes for the operator (conffile kept, owner name missing, …).
@@ -65,6 +72,47 @@ pub struct PackagePlan {
     /// that the new version's do not, removed at commit.
     #[serde(default)]
     pub stale_links: Vec<crate::actions::ActionSymlink>,
+}
+
+/// One maintainer script of a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedScript {
+    /// `preinst`, `postinst`, `prerm`, `postrm` or `config`.
+    pub name: String,
+    /// The `#!` line's interpreter (with its arguments), if any.
+    pub interpreter: Option<String>,
+    /// `FullyDeclarative`, `DeclarativeWithResidue` or `NeedsUnconfined`.
+    pub classification: String,
+    /// Whether it runs (in the sandbox) at its dpkg phase.
+    pub run: bool,
+    /// Why it runs or does not.
+    pub why: String,
+    /// The first residue lines (`line N: category: text`).
+    pub residue: Vec<String>,
+    /// The script's bytes, base64 (standard alphabet).
+    pub content: String,
+}
+
+impl PlannedScript {
+    /// Base64 of `bytes`, for [`PlannedScript::content`].
+    pub fn encode(bytes: &[u8]) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// The script's bytes; `None` if `content` is not base64 (a tampered
+    /// plan or record).
+    pub fn bytes(&self) -> Option<Vec<u8>> {
+        decode_script_content(&self.content)
+    }
+}
+
+/// The bytes of a script's base64 `content` (plan or database record).
+pub fn decode_script_content(content: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(content)
+        .ok()
 }
 
 /// What kind of filesystem object a placement creates.
@@ -262,8 +310,8 @@ impl std::fmt::Display for Problem {
 
 impl Plan {
     /// The human rendering `--dry-run` prints: every package with its
-    /// placements summarised, obsolete files, conffile actions, pending
-    /// scripts, decisions, and every problem.
+    /// placements summarised, obsolete files, conffile actions, maintainer
+    /// scripts (which run and why), decisions, and every problem.
     pub fn render_human(&self) -> String {
         use std::fmt::Write;
         let mut text = String::new();
@@ -320,11 +368,32 @@ impl Plan {
             for path in &package.obsolete_files {
                 let _ = writeln!(text, "  remove obsolete: {path}");
             }
-            if !package.pending_scripts.is_empty() {
+            for script in &package.scripts {
                 let _ = writeln!(
                     text,
-                    "  pending scripts (not run): {}",
-                    package.pending_scripts.join(", ")
+                    "  script {}: {} ({}: {})",
+                    script.name,
+                    if script.run {
+                        "runs in the sandbox"
+                    } else {
+                        "not run"
+                    },
+                    script.classification,
+                    script.why
+                );
+                for line in &script.residue {
+                    let _ = writeln!(text, "    residue {line}");
+                }
+            }
+            if package.scripts.iter().any(|script| script.run) {
+                let _ = writeln!(
+                    text,
+                    "  scripts may write: {}",
+                    if package.script_writable_paths.is_empty() {
+                        "nothing but a private /tmp".to_owned()
+                    } else {
+                        package.script_writable_paths.join(", ")
+                    }
                 );
             }
             for action in &package.actions {

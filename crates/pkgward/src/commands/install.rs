@@ -24,6 +24,8 @@ pub struct RootArgs {
     pub root: PathBuf,
 }
 
+// Each bool is a command-line flag.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Package files (`.deb` or `.rpm`; one format per transaction).
@@ -51,6 +53,15 @@ pub struct Args {
     /// Print the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run no maintainer script (declarative actions are still applied).
+    /// Packages whose postinst would run are recorded half-configured.
+    #[arg(long)]
+    pub no_scripts: bool,
+    /// Place files only, like `dpkg -x`: no maintainer script and no
+    /// declarative action (accounts, enablement links, tmpfiles,
+    /// alternatives). Implies `--no-scripts`.
+    #[arg(long)]
+    pub files_only: bool,
     /// Print the plan (and result) as JSON.
     #[arg(long)]
     pub json: bool,
@@ -221,15 +232,14 @@ impl Judge for PolicyJudge<'_> {
     fn setuid(&self, package: &Package, repo: &str, path: &str) -> PlannedDecision {
         self.decide(package, repo, &pkgward_policy::Request::Setuid { path })
     }
-    fn scripts(&self, package: &Package, repo: &str) -> PlannedDecision {
-        // pkgward will run scripts sandboxed; a policy of `scripts = "none"` refuses them.
-        self.decide(
-            package,
-            repo,
-            &pkgward_policy::Request::Scripts {
-                mode: pkgward_policy::ScriptMode::Sandboxed,
-            },
-        )
+    fn scripts(
+        &self,
+        package: &Package,
+        repo: &str,
+        mode: pkgward_policy::ScriptMode,
+    ) -> PlannedDecision {
+        // `mode` is what the package's scripts need (pkgward_plan::maintainer_scripts).
+        self.decide(package, repo, &pkgward_policy::Request::Scripts { mode })
     }
 }
 
@@ -389,6 +399,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         limits,
         progress: &progress,
     };
+    let script_sandbox = super::script_phases::script_sandbox(&compiled, &args.repo);
+    // dpkg's order: preinst before anything is unpacked.
+    let no_scripts = args.no_scripts || args.files_only;
+    let preinst_runs = if args.dry_run || no_scripts || plan.is_refused() {
+        Vec::new()
+    } else {
+        super::script_phases::run_preinsts(
+            &root,
+            database.as_mut().map(|database| &mut database.database),
+            &plan,
+            script_sandbox,
+        )?
+    };
     if !args.dry_run && !plan.is_refused() {
         progress.phase("staging", plan.packages.len());
     }
@@ -407,6 +430,21 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         )?;
         if !args.dry_run {
             admitted.record(&mut database.database)?;
+            if no_scripts {
+                super::script_phases::leave_unconfigured(&plan);
+                return Ok(if held { ExitCode::from(1) } else { code });
+            }
+            // The files are in place: the configure phase (postinst).
+            let configured = super::script_phases::configure_after_commit(
+                &root,
+                &mut database.database,
+                &plan,
+                script_sandbox,
+                &preinst_runs,
+            )?;
+            if configured != ExitCode::SUCCESS {
+                return Ok(configured);
+            }
         }
         // A dry run whose upgrade would be held says so in its exit status.
         return Ok(if held { ExitCode::from(1) } else { code });
@@ -501,6 +539,9 @@ fn make_plan(
             if args.ignore_depends.contains(package))
     });
     record_footprints(&mut plan, packages, declarations, compiled)?;
+    if args.files_only {
+        return Ok(plan);
+    }
     super::actions::plan_package_actions(
         root,
         &mut plan,
@@ -732,15 +773,7 @@ pub(crate) fn finish_plan(
         );
     } else {
         for package in &plan.packages {
-            let pending = if package.pending_scripts.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " (pending scripts, not run: {})",
-                    package.pending_scripts.join(", ")
-                )
-            };
-            println!("installed {} {}{pending}", package.name, package.version);
+            println!("installed {} {}", package.name, package.version);
         }
         for removal in &plan.removals {
             println!("removed {} {}", removal.name, removal.version);

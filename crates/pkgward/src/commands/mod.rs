@@ -19,5 +19,6 @@ pub mod progress;
 pub mod recover;
 pub mod remove;
 pub mod sandbox;
+pub mod script_phases;
 pub mod verify;
 pub mod verify_attestation;
