@@ -41,6 +41,19 @@ fn write(directory: &Path, name: &str, package: &rpm::Package) -> PathBuf {
     path
 }
 
+/// A noarch package `name`-`version`-`release` with one 0644 data file
+/// `/usr/share/NAME/data`, ready for more builder calls.
+fn one_file_package(name: &str, version: &str, release: &str) -> rpm::PackageBuilder {
+    rpm::PackageBuilder::new(name, version, "MIT", "noarch", "test package")
+        .release(release)
+        .with_file_contents(
+            format!("{name}\n"),
+            rpm::FileOptions::new(format!("/usr/share/{name}/data"))
+                .mode(rpm::FileMode::regular(0o644)),
+        )
+        .unwrap()
+}
+
 fn scripted() -> rpm::Package {
     rpm::PackageBuilder::new("scripted", "2.0", "MIT", "noarch", "scriptlets")
         .release("1")
@@ -533,24 +546,12 @@ fn an_rpm_with_sysusers_and_a_unit_gets_its_account_and_preset_enablement() {
 #[test]
 fn rpm_requires_are_checked_with_rpm_ordering() {
     let directory = tempfile::tempdir().unwrap();
-    let consumer = rpm::PackageBuilder::new("consumer", "1.0", "MIT", "noarch", "needs libfoo")
-        .release("1")
-        .with_file_contents(
-            "x\n",
-            rpm::FileOptions::new("/usr/share/consumer/data").mode(rpm::FileMode::regular(0o644)),
-        )
-        .unwrap()
+    let consumer = one_file_package("consumer", "1.0", "1")
         .requires(rpm::Dependency::eq("libfoo", "2.0"))
         .requires(rpm::Dependency::greater_eq("libfoo-api", "2.0~rc1"))
         .build()
         .unwrap();
-    let provider = rpm::PackageBuilder::new("libfoo", "2.0", "MIT", "noarch", "provides libfoo")
-        .release("3")
-        .with_file_contents(
-            "y\n",
-            rpm::FileOptions::new("/usr/share/libfoo/data").mode(rpm::FileMode::regular(0o644)),
-        )
-        .unwrap()
+    let provider = one_file_package("libfoo", "2.0", "3")
         .provides(rpm::Dependency::eq("libfoo-api", "2.0"))
         .build()
         .unwrap();
@@ -610,22 +611,10 @@ fn a_second_transaction_reads_back_an_rpm_only_version() {
         return;
     }
     let directory = tempfile::tempdir().unwrap();
-    let first = rpm::PackageBuilder::new("snapshot", "1.0^git1", "MIT", "noarch", "a snapshot")
-        .release("0.1")
-        .with_file_contents(
-            "a\n",
-            rpm::FileOptions::new("/usr/share/snapshot/a").mode(rpm::FileMode::regular(0o644)),
-        )
-        .unwrap()
+    let first = one_file_package("snapshot", "1.0^git1", "0.1")
         .build()
         .unwrap();
-    let second = rpm::PackageBuilder::new("other", "2", "MIT", "noarch", "another")
-        .release("1")
-        .with_file_contents(
-            "b\n",
-            rpm::FileOptions::new("/usr/share/other/b").mode(rpm::FileMode::regular(0o644)),
-        )
-        .unwrap()
+    let second = one_file_package("other", "2", "1")
         .requires(rpm::Dependency::greater("snapshot", "1.0"))
         .build()
         .unwrap();
