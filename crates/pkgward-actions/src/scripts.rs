@@ -510,6 +510,20 @@ pub fn classify_script(name: &str, bytes: &[u8], context: &ScriptContext) -> Scr
         .map(|line| line.split_whitespace().next().unwrap_or("").to_owned());
     match interpreter.as_deref().map(command_name) {
         None | Some("sh" | "bash" | "dash") => {}
+        // An rpm Lua scriptlet (`#!<lua>`, see pkgward-package's rpm reader)
+        // runs inside rpm's own process with its full privileges; there is
+        // no separate program to put in a sandbox, so it needs unconfined.
+        Some("<lua>") => {
+            report.residue.push(Residue {
+                line: 1,
+                category: "rpm Lua scriptlet (runs in the package manager's own process)"
+                    .to_owned(),
+                text: "#!<lua>".to_owned(),
+                needs_unconfined: true,
+            });
+            report.classification = Classification::NeedsUnconfined;
+            return report;
+        }
         Some(other) => {
             report.residue.push(Residue {
                 line: 1,

@@ -19,8 +19,12 @@ pub fn snapshot(
     let mut conffiles: Vec<String> = extra_conffiles.to_vec();
     if let Some(database) = database {
         for record in database.packages()? {
-            let version =
-                Version::parse(&record.version).map_err(|error| EngineError::CorruptRecord {
+            // The database does not record the package format yet: a version
+            // dpkg refuses can only have come from an `.rpm` (`1.0^git1`), so
+            // it is read with rpm's rules (docs/rpm.md, "Known gap").
+            let version = Version::parse(&record.version)
+                .or_else(|error| Version::parse_rpm(&record.version).map_err(|_| error))
+                .map_err(|error| EngineError::CorruptRecord {
                     package: record.name.clone(),
                     detail: format!("version `{}`: {error}", record.version),
                 })?;

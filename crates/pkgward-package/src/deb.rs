@@ -172,6 +172,9 @@ pub enum Problem {
     BadMd5sums { line: usize, reason: String },
     #[error("line {line}: {reason}")]
     BadTriggers { line: usize, reason: String },
+    /// What only an `.rpm` can get wrong (lead, headers, cpio payload).
+    #[error(transparent)]
+    Rpm(#[from] crate::rpm::RpmProblem),
 }
 
 impl From<PathProblem> for Problem {
@@ -219,20 +222,20 @@ where
     }
 }
 
-enum WalkError<E> {
+pub(crate) enum WalkError<E> {
     Read(ReadError),
     Callback(E),
 }
 
 /// The error context while walking: which member and entry we are in.
-struct Location<'p> {
-    artifact: &'p Path,
-    member: Option<String>,
-    entry: Option<String>,
+pub(crate) struct Location<'p> {
+    pub(crate) artifact: &'p Path,
+    pub(crate) member: Option<String>,
+    pub(crate) entry: Option<String>,
 }
 
 impl Location<'_> {
-    fn error(&self, problem: impl Into<Problem>) -> ReadError {
+    pub(crate) fn error(&self, problem: impl Into<Problem>) -> ReadError {
         ReadError {
             artifact: self.artifact.to_path_buf(),
             member: self.member.clone(),
@@ -249,9 +252,9 @@ impl<E> From<ReadError> for WalkError<E> {
 }
 
 /// Reads the artifact front to back and hashes every byte on the way.
-struct ArtifactReader {
-    inner: BufReader<File>,
-    hasher: Sha256,
+pub(crate) struct ArtifactReader {
+    pub(crate) inner: BufReader<File>,
+    pub(crate) hasher: Sha256,
 }
 
 impl Read for ArtifactReader {
@@ -263,10 +266,10 @@ impl Read for ArtifactReader {
 }
 
 /// Wraps a reader and hashes what passes through (file content digests).
-struct HashingReader<'r> {
-    inner: &'r mut dyn Read,
-    hasher: Sha256,
-    count: u64,
+pub(crate) struct HashingReader<'r> {
+    pub(crate) inner: &'r mut dyn Read,
+    pub(crate) hasher: Sha256,
+    pub(crate) count: u64,
 }
 
 impl Read for HashingReader<'_> {
@@ -288,7 +291,7 @@ struct MemberHeader {
 
 /// Read exactly `buffer.len()` bytes; `Ok(false)` on a clean EOF before the
 /// first byte, a truncation error on EOF in the middle.
-fn read_exact_or_eof(
+pub(crate) fn read_exact_or_eof(
     reader: &mut impl Read,
     buffer: &mut [u8],
     what: &'static str,
@@ -355,7 +358,7 @@ fn read_member_header(reader: &mut impl Read) -> Result<Option<MemberHeader>, Pr
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Compression {
+pub(crate) enum Compression {
     None,
     Gzip,
     Xz,
@@ -365,7 +368,7 @@ enum Compression {
 }
 
 impl Compression {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::None => "uncompressed",
             Self::Gzip => "gzip",
@@ -395,19 +398,19 @@ impl Compression {
 /// Counts decompressed bytes across the control and data archives and
 /// records the precise reason when a decompressor fails, because the `tar`
 /// crate flattens reader errors into plain `io::Error`s.
-struct StreamMeter {
-    total: Cell<u64>,
-    limit: u64,
-    failure: RefCell<Option<Problem>>,
+pub(crate) struct StreamMeter {
+    pub(crate) total: Cell<u64>,
+    pub(crate) limit: u64,
+    pub(crate) failure: RefCell<Option<Problem>>,
 }
 
-struct MeteredReader<'a> {
-    inner: Box<dyn Read + 'a>,
-    meter: &'a StreamMeter,
-    compression: Compression,
-    limits: &'a Limits,
+pub(crate) struct MeteredReader<'a> {
+    pub(crate) inner: Box<dyn Read + 'a>,
+    pub(crate) meter: &'a StreamMeter,
+    pub(crate) compression: Compression,
+    pub(crate) limits: &'a Limits,
     /// Bytes handed to the tar parser from this stream.
-    consumed: &'a Cell<u64>,
+    pub(crate) consumed: &'a Cell<u64>,
 }
 
 impl Read for MeteredReader<'_> {
@@ -537,7 +540,7 @@ const PIPELINE_DEPTH: usize = 4;
 /// feeding `tar`. The returned reader yields the decompressed bytes; a
 /// decompressor failure is recorded in `meter` and surfaces as a read error.
 /// If the reader is dropped early, the thread stops at its next chunk.
-fn spawn_decompressor<'scope, 'meter>(
+pub(crate) fn spawn_decompressor<'scope, 'meter>(
     scope: &'scope std::thread::Scope<'scope, '_>,
     compression: Compression,
     input: impl Read + Send + 'scope,
@@ -591,7 +594,7 @@ fn spawn_decompressor<'scope, 'meter>(
 }
 
 /// The consuming end of [`spawn_decompressor`].
-struct ChannelReader<'meter> {
+pub(crate) struct ChannelReader<'meter> {
     receiver: std::sync::mpsc::Receiver<Result<Vec<u8>, Problem>>,
     current: Vec<u8>,
     position: usize,
@@ -640,6 +643,30 @@ struct ControlData {
     md5sums: Vec<(String, String)>,
 }
 
+/// Open a package file for reading, with its length. Refuses FIFOs, devices
+/// and directories before opening: opening a FIFO for reading blocks until a
+/// writer appears (THREATS 10: never block on a FIFO), and a device could be
+/// endless. Checked again on the open file.
+pub(crate) fn open_artifact(location: &Location<'_>) -> Result<(ArtifactReader, u64), ReadError> {
+    let metadata =
+        std::fs::metadata(location.artifact).map_err(|error| location.error(Problem::Io(error)))?;
+    if !metadata.is_file() {
+        return Err(location.error(Problem::NotARegularFile));
+    }
+    let file = File::open(location.artifact).map_err(|error| location.error(Problem::Io(error)))?;
+    let metadata = file
+        .metadata()
+        .map_err(|error| location.error(Problem::Io(error)))?;
+    if !metadata.is_file() {
+        return Err(location.error(Problem::NotARegularFile));
+    }
+    let reader = ArtifactReader {
+        inner: BufReader::with_capacity(64 * 1024, file),
+        hasher: Sha256::new(),
+    };
+    Ok((reader, metadata.len()))
+}
+
 fn walk<E>(
     artifact: &Path,
     limits: &Limits,
@@ -650,25 +677,7 @@ fn walk<E>(
         member: None,
         entry: None,
     };
-    // Refuse FIFOs, devices and directories before opening: opening a FIFO
-    // for reading blocks until a writer appears (THREATS 10: never block on
-    // a FIFO), and a device could be endless. Checked again on the open file.
-    let metadata =
-        std::fs::metadata(artifact).map_err(|error| location.error(Problem::Io(error)))?;
-    if !metadata.is_file() {
-        return Err(location.error(Problem::NotARegularFile).into());
-    }
-    let file = File::open(artifact).map_err(|error| location.error(Problem::Io(error)))?;
-    let metadata = file
-        .metadata()
-        .map_err(|error| location.error(Problem::Io(error)))?;
-    if !metadata.is_file() {
-        return Err(location.error(Problem::NotARegularFile).into());
-    }
-    let mut reader = ArtifactReader {
-        inner: BufReader::with_capacity(64 * 1024, file),
-        hasher: Sha256::new(),
-    };
+    let (mut reader, _) = open_artifact(&location)?;
     let mut magic = [0u8; 8];
     match read_exact_or_eof(&mut reader, &mut magic, "inside the ar magic") {
         Ok(true) if &magic == AR_MAGIC => {}
@@ -1144,6 +1153,7 @@ fn parse_triggers(text: &str) -> Result<Vec<Trigger>, Problem> {
         triggers.push(Trigger {
             directive: directive.to_owned(),
             name: name.to_owned(),
+            script: None,
         });
     }
     Ok(triggers)
@@ -1174,7 +1184,7 @@ fn entry_kind(entry_type: tar::EntryType) -> Result<EntryKind, Problem> {
 
 /// Owner/group names end up in the database and in listings: refuse names
 /// that could forge lines or fields there.
-fn check_owner_name(name: &str) -> Result<(), Problem> {
+pub(crate) fn check_owner_name(name: &str) -> Result<(), Problem> {
     if name.is_empty()
         || name.chars().any(|character| {
             character.is_control() || character.is_whitespace() || character == ':'

@@ -192,7 +192,10 @@ pub fn is_valid_package_name(name: &str) -> bool {
         })
 }
 
-/// Maintainer script kinds that dpkg runs.
+/// Maintainer script kinds. The first five are dpkg's; rpm's `%pre`,
+/// `%post`, `%preun` and `%postun` map onto `preinst`, `postinst`, `prerm`
+/// and `postrm` (same moments of the transaction), and the rest exist only
+/// in `.rpm` packages (see `crate::rpm`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScriptName {
@@ -202,9 +205,24 @@ pub enum ScriptName {
     Postrm,
     /// debconf's `config` script (run before `preinst` by debconf).
     Config,
+    /// rpm `%pretrans`: before any package of the transaction is installed.
+    Pretrans,
+    /// rpm `%posttrans`: after every package of the transaction is installed.
+    Posttrans,
+    /// rpm `%preuntrans` (rpm ≥ 4.20): before any package is removed.
+    Preuntrans,
+    /// rpm `%postuntrans` (rpm ≥ 4.20): after every package is removed.
+    Postuntrans,
+    /// An rpm package trigger scriptlet (`%triggerprein`, `%triggerin`,
+    /// `%triggerun`, `%triggerpostun`); its condition is the [`Trigger`]
+    /// whose `script` points at it.
+    Trigger,
+    /// An rpm file trigger scriptlet (`%filetrigger*`, `%transfiletrigger*`).
+    FileTrigger,
 }
 
 impl ScriptName {
+    /// The dpkg control archive scripts (the rpm-only kinds have no member name).
     pub const ALL: [Self; 5] = [
         Self::Preinst,
         Self::Postinst,
@@ -221,6 +239,12 @@ impl ScriptName {
             Self::Prerm => "prerm",
             Self::Postrm => "postrm",
             Self::Config => "config",
+            Self::Pretrans => "pretrans",
+            Self::Posttrans => "posttrans",
+            Self::Preuntrans => "preuntrans",
+            Self::Postuntrans => "postuntrans",
+            Self::Trigger => "trigger",
+            Self::FileTrigger => "filetrigger",
         }
     }
 
@@ -244,13 +268,22 @@ pub struct Script {
     pub bytes: Vec<u8>,
 }
 
-/// One directive of the `triggers` control file, e.g. `interest-noawait /usr/share/icons`.
+/// One directive of the `triggers` control file, e.g. `interest-noawait
+/// /usr/share/icons`, or one condition of an rpm trigger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trigger {
-    /// `interest`, `interest-await`, `interest-noawait`, `activate`,
-    /// `activate-await` or `activate-noawait`.
+    /// dpkg: `interest`, `interest-await`, `interest-noawait`, `activate`,
+    /// `activate-await` or `activate-noawait`. rpm: the scriptlet section,
+    /// `triggerprein`, `triggerin`, `triggerun`, `triggerpostun`,
+    /// `filetriggerin`, …, `transfiletriggerpostun`.
     pub directive: String,
+    /// dpkg: the trigger name. rpm: the condition, a package relation
+    /// (`bash >= 5`) or a path prefix (`/usr/lib/modules`).
     pub name: String,
+    /// rpm only: the index in [`Package::scripts`] of the scriptlet this
+    /// condition runs. dpkg triggers run `postinst triggered`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<usize>,
 }
 
 /// The type of a data entry. Devices, FIFOs, sockets and sparse files are

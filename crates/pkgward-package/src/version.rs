@@ -15,16 +15,33 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-/// A parsed Debian version. Equality and ordering are dpkg's: `1.0`,
-/// `0:1.0` and `1.0-0` are equal; `Display` gives back the text as written.
+/// A parsed package version. Equality and ordering are those of its
+/// [`VersionScheme`]: for dpkg versions `1.0`, `0:1.0` and `1.0-0` are equal;
+/// rpm versions (read from `.rpm` packages) follow `rpmvercmp`. `Display`
+/// gives back the text as written.
 #[derive(Clone)]
 pub struct Version {
     text: String,
     epoch: u32,
+    scheme: VersionScheme,
     /// Byte range of the upstream part within `text`.
     upstream: (usize, usize),
     /// Byte range of the revision within `text` (empty when absent).
     revision: (usize, usize),
+}
+
+/// Which package manager's ordering a [`Version`] follows.
+///
+/// When a dpkg version meets an rpm version (a grant's `version = ">= 1.2"`
+/// constraint, always parsed with dpkg's rules, applied to an rpm package),
+/// rpm's ordering is used: the package's own ecosystem decides what "newer"
+/// means. Both schemes split `[epoch:]version[-release]` the same way, so
+/// only the comparison of the parts differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum VersionScheme {
+    #[default]
+    Dpkg,
+    Rpm,
 }
 
 /// Why a version string is not a valid Debian version. The messages follow
@@ -134,9 +151,69 @@ impl Version {
         Ok(Self {
             text: text.to_owned(),
             epoch,
+            scheme: VersionScheme::Dpkg,
             upstream,
             revision,
         })
+    }
+
+    /// Parse an rpm EVR (`[epoch:]version[-release]`) as rpm's `rpmverParse`
+    /// splits it. rpm accepts almost any text in a version; we refuse what
+    /// rpm itself refuses in a spec file's `Version`/`Release` (empty parts,
+    /// whitespace, and a `-` inside the version is impossible by
+    /// construction) plus control characters, so that no version can forge
+    /// output lines.
+    pub fn parse_rpm(text: &str) -> Result<Self, VersionError> {
+        if text.is_empty() {
+            return Err(VersionError::Empty);
+        }
+        if text.contains(char::is_whitespace) || text.contains(char::is_control) {
+            return Err(VersionError::EmbeddedSpace(text.to_owned()));
+        }
+        let parts = crate::rpm_version::split_evr(text);
+        let epoch = match parts.epoch {
+            None | Some("") => 0,
+            Some(digits) => digits
+                .parse::<u32>()
+                .map_err(|_| VersionError::EpochTooBig(text.to_owned()))?,
+        };
+        if parts.version.is_empty() {
+            return Err(VersionError::EmptyUpstream(text.to_owned()));
+        }
+        if parts.release == Some("") {
+            return Err(VersionError::EmptyRevision(text.to_owned()));
+        }
+        let upstream_start =
+            text.len() - parts.version.len() - parts.release.map_or(0, |r| r.len() + 1);
+        let revision_start = parts
+            .release
+            .map_or(text.len(), |release| text.len() - release.len());
+        Ok(Self {
+            text: text.to_owned(),
+            epoch,
+            scheme: VersionScheme::Rpm,
+            upstream: (upstream_start, upstream_start + parts.version.len()),
+            revision: (revision_start, text.len()),
+        })
+    }
+
+    /// The ordering this version follows.
+    pub fn scheme(&self) -> VersionScheme {
+        self.scheme
+    }
+
+    /// The ordering a relation `self OP reference` is judged by. For dpkg
+    /// it is the total order. For rpm it is `rpmdsCompare`'s: when either
+    /// side has no release, releases are not compared, so `Requires: foo =
+    /// 1.0` is met by `foo-1.0-5` and `foo <= 1.0` by `foo-1.0-9`.
+    pub fn cmp_for_relation(&self, reference: &Self) -> Ordering {
+        let rpm = self.scheme == VersionScheme::Rpm || reference.scheme == VersionScheme::Rpm;
+        if rpm && (self.revision().is_empty() || reference.revision().is_empty()) {
+            return self.epoch.cmp(&reference.epoch).then_with(|| {
+                crate::rpm_version::rpmvercmp(self.upstream(), reference.upstream())
+            });
+        }
+        self.cmp(reference)
     }
 
     /// The epoch (0 when absent).
@@ -218,6 +295,17 @@ fn compare_part(a: &[u8], b: &[u8]) -> Ordering {
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
+        if self.scheme == VersionScheme::Rpm || other.scheme == VersionScheme::Rpm {
+            // `parse_rpm` refuses an empty release, so empty means absent.
+            fn release(version: &Version) -> Option<&str> {
+                Some(version.revision()).filter(|release| !release.is_empty())
+            }
+            return self
+                .epoch
+                .cmp(&other.epoch)
+                .then_with(|| crate::rpm_version::rpmvercmp(self.upstream(), other.upstream()))
+                .then_with(|| crate::rpm_version::compare_releases(release(self), release(other)));
+        }
         self.epoch
             .cmp(&other.epoch)
             .then_with(|| compare_part(self.upstream().as_bytes(), other.upstream().as_bytes()))
@@ -265,9 +353,15 @@ impl serde::Serialize for Version {
 }
 
 impl<'de> serde::Deserialize<'de> for Version {
+    /// Versions serialise as their text, without the scheme. A text dpkg
+    /// refuses can only have come from an `.rpm` (the `.deb` reader refuses
+    /// it), so it is read back with rpm's rules; one both accept is read as
+    /// dpkg's (the database does not record the format yet: docs/rpm.md).
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Self::parse(&text).map_err(serde::de::Error::custom)
+        Self::parse(&text)
+            .or_else(|error| Self::parse_rpm(&text).map_err(|_| error))
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -305,9 +399,9 @@ impl VersionOp {
         })
     }
 
-    /// Does `candidate OP reference` hold?
+    /// Does `candidate OP reference` hold? (See [`Version::cmp_for_relation`].)
     pub fn holds(self, candidate: &Version, reference: &Version) -> bool {
-        self.accepts(candidate.cmp(reference))
+        self.accepts(candidate.cmp_for_relation(reference))
     }
 
     /// Whether `candidate OP reference` holds, given the ordering of the two versions.

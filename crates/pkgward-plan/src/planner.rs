@@ -93,7 +93,9 @@ fn satisfies(candidate: &Candidate<'_>, relation: &Relation) -> bool {
     if candidate.name == relation.name {
         return match &relation.constraint {
             None => true,
-            Some((operator, reference)) => operator.accepts(candidate.version.cmp(reference)),
+            Some((operator, reference)) => {
+                operator.accepts(candidate.version.cmp_for_relation(reference))
+            }
         };
     }
     candidate
@@ -107,7 +109,7 @@ fn satisfies(candidate: &Candidate<'_>, relation: &Relation) -> bool {
                     (None, _) => true,
                     // Only a versioned Provides (`foo (= 1.2)`) satisfies a versioned relation.
                     (Some((operator, reference)), Some((_, provided_version))) => {
-                        operator.accepts(provided_version.cmp(reference))
+                        operator.accepts(provided_version.cmp_for_relation(reference))
                     }
                     (Some(_), None) => false,
                 }

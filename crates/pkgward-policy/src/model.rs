@@ -146,7 +146,8 @@ impl VersionOperator {
     }
 }
 
-/// `>= 5:7.0, << 5:8`: every clause must hold, in dpkg ordering.
+/// `>= 5:7.0, << 5:8`: every clause must hold, in dpkg ordering (rpm's for
+/// an rpm package: see `Version::cmp_for_relation`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionConstraint {
     pub text: String,
@@ -157,7 +158,7 @@ impl VersionConstraint {
     pub fn accepts(&self, version: &Version) -> bool {
         self.clauses
             .iter()
-            .all(|(operator, bound)| operator.accepts(version.cmp(bound)))
+            .all(|(operator, bound)| operator.accepts(version.cmp_for_relation(bound)))
     }
 }
 

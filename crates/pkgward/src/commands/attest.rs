@@ -190,14 +190,14 @@ pub(crate) fn configured_policy_digest(policy: Option<&str>, grants: Option<&str
     pkgward_attest::policy_digest(policy_text.as_bytes(), grants.map(str::as_bytes))
 }
 
-/// Read a package with the `.deb` reader (which hashes it) and keep the
+/// Read a package (`.deb` or `.rpm`, which the reader hashes) and keep the
 /// declarations (sysusers and unit files) the footprint is computed from.
 /// Nothing from the package is executed.
 pub(crate) fn read_with_declarations(
     package_path: &Path,
 ) -> anyhow::Result<(pkgward_package::model::Package, Vec<DeclarationFile>)> {
     let mut declarations = Vec::new();
-    let package = pkgward_package::deb::for_each_data_entry(
+    let package = pkgward_package::artifact::for_each_data_entry(
         package_path,
         &pkgward_package::model::Limits::default(),
         |entry, reader| -> anyhow::Result<()> {

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Package files (`.deb`).
+    /// Package files (`.deb` or `.rpm`).
     #[arg(required = true)]
     pub packages: Vec<PathBuf>,
     /// Print one JSON array of footprints.

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The package file (`.deb`).
+    /// The package file (`.deb` or `.rpm`).
     pub package: PathBuf,
     /// A path (`/etc/cron.d/x`) or a capability (`user:redis`, `group:adm`,
     /// `service:redis-server.service:redis`, `setuid:/usr/bin/x`, `scripts:sandboxed`).

@@ -1,11 +1,12 @@
 //! `pkgward inspect PKG`: what a package contains, without installing it.
 //!
-//! Reads the package with the streaming reader (`pkgward_package::deb::read`)
+//! Reads the package with the streaming reader (`pkgward_package::artifact::read`,
+//! `.deb` or `.rpm` by magic bytes)
 //! and prints either a human listing or, with `--json`, one JSON object whose
 //! shape is documented on [`package_json`] and relied on by tests and scripts.
 
 use anyhow::Context;
-use pkgward_package::{deb, Entry, EntryKind, Limits, Package, Relation};
+use pkgward_package::{artifact, Entry, EntryKind, Limits, Package, Relation};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The package file (`.deb`).
+    /// The package file (`.deb` or `.rpm`).
     pub package: PathBuf,
     /// Print one JSON object instead of the human listing.
     #[arg(long)]
@@ -24,7 +25,7 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // The reader's error names the artifact, member and entry; the context
     // says what we were doing.
-    let package = deb::read(&args.package, &Limits::default())
+    let package = artifact::read(&args.package, &Limits::default())
         .with_context(|| format!("cannot inspect `{}`", args.package.display()))?;
     let output = if args.json {
         let mut text = serde_json::to_string_pretty(&package_json(&package))?;
@@ -60,7 +61,7 @@ fn relation_groups(groups: &[Vec<Relation>]) -> Vec<String> {
         .collect()
 }
 
-/// The `--json` shape: `name`, `version`, `architecture`, `description`,
+/// The `--json` shape: `format` (`deb` or `rpm`), `name`, `version`, `architecture`, `description`,
 /// `maintainer`, `relations` (field → list of `a | b (>= 1)` strings),
 /// `scripts` (`{name, interpreter, size}`), `conffiles`, `triggers`
 /// (`{directive, name}`), `entries` (`{path, type, mode, size, owner,
@@ -69,6 +70,7 @@ fn relation_groups(groups: &[Vec<Relation>]) -> Vec<String> {
 fn package_json(package: &Package) -> Value {
     let relations = &package.relations;
     json!({
+        "format": package.format,
         "name": package.name,
         "version": package.version.to_string(),
         "architecture": package.architecture,

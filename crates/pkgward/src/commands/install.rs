@@ -7,7 +7,7 @@
 use anyhow::Context;
 use pkgward_engine::{EngineError, Root, RootLock};
 use pkgward_package::deb;
-use pkgward_package::{EntryKind, Limits, Package};
+use pkgward_package::{artifact, EntryKind, Format, Limits, Package};
 use pkgward_plan::planner::{Judge, Request};
 use pkgward_plan::{Plan, PlannedDecision};
 use pkgward_policy::footprint::DeclarationFile;
@@ -28,7 +28,7 @@ pub struct RootArgs {
 #[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Package files (`.deb`).
+    /// Package files (`.deb` or `.rpm`; one format per transaction).
     #[arg(required = true)]
     pub packages: Vec<PathBuf>,
     #[command(flatten)]
@@ -255,7 +255,7 @@ fn policy_source(args: &Args) -> crate::commands::policy::PolicySource {
     }
 }
 
-/// Streams the `.deb` files of a plan into the engine.
+/// Streams the package files (`.deb` or `.rpm`) of a plan into the engine.
 struct DebContent<'a> {
     files: &'a [PathBuf],
     packages: &'a [Package],
@@ -308,7 +308,7 @@ impl pkgward_engine::ContentSource for DebContent<'_> {
             })
             .expect("every planned package was read");
         let outcome =
-            deb::for_each_data_entry(&self.files[index], &self.limits, |entry, reader| {
+            artifact::for_each_data_entry(&self.files[index], &self.limits, |entry, reader| {
                 each(&entry.path, reader).map_err(StreamError::Engine)
             });
         match outcome {
@@ -345,6 +345,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         read_packages(&args.packages, &progress)?
             .into_iter()
             .unzip();
+    refuse_mixed_formats(&args.packages, &packages)?;
     // Before the database or lock is created: a refusal changes nothing.
     let admitted = crate::attestation_gate::check(
         &crate::attestation_gate::GateInput::new(args, policy_files.digest()),
@@ -455,6 +456,30 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A transaction holds packages of one format. `.deb` and `.rpm` packages
+/// name their dependencies in different namespaces (`libc6` vs
+/// `libc.so.6()(64bit)`), order versions differently and run scripts under
+/// different conventions (dpkg's `configure` vs rpm's instance counts), so
+/// one plan over both would check nothing meaningful: refuse, naming one
+/// package of each format (docs/rpm.md).
+fn refuse_mixed_formats(files: &[PathBuf], packages: &[Package]) -> anyhow::Result<()> {
+    let first_of = |format: Format| {
+        packages
+            .iter()
+            .position(|package| package.format == format)
+            .map(|index| files[index].display().to_string())
+    };
+    if let (Some(deb), Some(rpm)) = (first_of(Format::Deb), first_of(Format::Rpm)) {
+        return Err(anyhow::Error::new(crate::render::Hint(
+            "install `.deb` and `.rpm` packages into separate roots; a root holds packages of one format (docs/rpm.md)".to_owned(),
+        ))
+        .context(format!(
+            "cannot install `.deb` and `.rpm` packages in one transaction: `{deb}` is a .deb, `{rpm}` is an .rpm"
+        )));
+    }
+    Ok(())
 }
 
 /// Judges the requested packages against the installed state (none for a

@@ -8,7 +8,6 @@
 
 use crate::render::Hint;
 use anyhow::Context as _;
-use pkgward_package::deb;
 use pkgward_package::model::{EntryKind, Limits, Package};
 use pkgward_policy::footprint::{is_declaration_path, DeclarationFile};
 use pkgward_policy::parse::{EMBEDDED_DEFAULT, EMBEDDED_DEFAULT_NAME};
@@ -145,7 +144,7 @@ impl PolicySource {
 /// units) in one pass over the archive.
 pub fn read_package(path: &Path) -> anyhow::Result<(Package, Vec<DeclarationFile>)> {
     let mut declarations = Vec::new();
-    let package = deb::for_each_data_entry(
+    let package = pkgward_package::artifact::for_each_data_entry(
         path,
         &Limits::default(),
         |entry, content| -> anyhow::Result<()> {

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Package files (`.deb`).
+    /// Package files (`.deb` or `.rpm`).
     #[arg(required = true)]
     pub packages: Vec<PathBuf>,
     #[command(flatten)]
