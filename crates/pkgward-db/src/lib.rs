@@ -189,6 +189,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE script_runs ADD COLUMN requests TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE script_runs ADD COLUMN output TEXT NOT NULL DEFAULT '';
     ",
+    // 3 → 4: what of a script did not run.
+    r"
+    -- JSON list: the fully translated debhelper blocks blanked out of the
+    -- script before this run (`dh_installsystemd block, lines 4-9`).
+    ALTER TABLE script_runs ADD COLUMN neutralised TEXT NOT NULL DEFAULT '[]';
+    ",
 ];
 
 /// Whether a package is installed or only its kept conffiles remain.
@@ -342,6 +348,9 @@ pub struct ScriptRunRecord {
     pub requests: Vec<String>,
     /// Captured stdout and stderr (truncated).
     pub output: String,
+    /// The fully translated debhelper blocks that did not run.
+    #[serde(default)]
+    pub neutralised: Vec<String>,
 }
 
 /// A removal: the package's rows go, except `keep_conffiles` (paths), which
@@ -750,8 +759,8 @@ impl Database {
             .connection
             .execute(
                 "INSERT INTO script_runs (package_id, script, sandbox_status, exit_code, ran_at,
-                                          arguments, requests, output)
-                 SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM packages WHERE name = ?1",
+                                          arguments, requests, output, neutralised)
+                 SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM packages WHERE name = ?1",
                 params![
                     name,
                     run.script,
@@ -760,7 +769,8 @@ impl Database {
                     run.ran_at,
                     as_json(&run.arguments),
                     as_json(&run.requests),
-                    run.output
+                    run.output,
+                    as_json(&run.neutralised)
                 ],
             )
             .map_err(self.query_error())?;
@@ -772,7 +782,7 @@ impl Database {
         let from_json = |text: String| serde_json::from_str(&text).unwrap_or_default();
         self.rows_for(
             "SELECT r.script, r.arguments, r.sandbox_status, r.exit_code, r.ran_at, r.requests,
-                    r.output
+                    r.output, r.neutralised
              FROM script_runs r JOIN packages p ON p.id = r.package_id
              WHERE p.name = ?1 ORDER BY r.id",
             name,
@@ -785,6 +795,7 @@ impl Database {
                     ran_at: row.get(4)?,
                     requests: from_json(row.get(5)?),
                     output: row.get(6)?,
+                    neutralised: from_json(row.get(7)?),
                 })
             },
         )
@@ -1273,6 +1284,7 @@ mod tests {
             ran_at: 7,
             requests: vec!["systemctl start hello".into()],
             output: "boom".into(),
+            neutralised: vec!["dh_installsystemd block, lines 4-9".into()],
         };
         database.record_script_run("hello", &run).unwrap();
         assert_eq!(database.script_runs("hello").unwrap(), vec![run.clone()]);

@@ -20,7 +20,8 @@
 //! pkgward performed their actions already.
 //!
 //! Every run is recorded in `script_runs` with the achieved sandbox status
-//! (or the setup error), the exit code, the requests and the output.
+//! (or the setup error), the exit code, the requests, the output and the
+//! neutralised blocks.
 
 use crate::root::Root;
 use crate::EngineError;
@@ -374,6 +375,7 @@ impl ScriptRunner<'_> {
             ran_at: self.now,
             requests,
             output: String::new(),
+            neutralised: to_run.neutralised.iter().map(ToString::to_string).collect(),
         };
         let run = match result {
             Ok(outcome) => {

@@ -742,6 +742,10 @@ fn a_fully_translated_debhelper_block_does_not_run_and_the_residue_does() {
         serde_json::json!([{"tool": "dh_installsystemd", "first_line": 4, "last_line": 8}])
     );
     assert_eq!(record["runs"][0]["exit_code"], 0);
+    assert_eq!(
+        record["runs"][0]["neutralised"],
+        serde_json::json!(["dh_installsystemd block, lines 4-8"])
+    );
     let human = pkgward(&["scripts", "--root", root_path, "blocky"]);
     assert!(
         String::from_utf8_lossy(&human.stdout)
