@@ -238,6 +238,31 @@ fn affects_rest_of_script(line: &str) -> bool {
         })
 }
 
+/// The classification of each of `package`'s scripts (in order) and the
+/// script mode they need together.
+fn classify_package_scripts(package: &Package) -> (Vec<ScriptReport>, ScriptMode) {
+    let context = ScriptContext {
+        package: package.name.clone(),
+    };
+    let mut needed = ScriptMode::None;
+    let mut reports = Vec::new();
+    for script in &package.scripts {
+        let report = classify_script(script.name.as_str(), &script.bytes, &context);
+        // debconf's `config` script is run by debconf, never by dpkg or pkgward.
+        if script.name != ScriptName::Config {
+            needed = needed.max(required_mode(report.classification));
+        }
+        reports.push(report);
+    }
+    (reports, needed)
+}
+
+/// The script mode `package`'s scripts need: what `install` asks the policy
+/// for (`none` when every script is fully declarative or there are none).
+pub fn needed_script_mode(package: &Package) -> ScriptMode {
+    classify_package_scripts(package).1
+}
+
 /// Classifies `package`'s scripts, asks the judge for the mode they need and
 /// derives the scripts' writable paths from `directories` (the resolved
 /// directories the package places or places files into).
@@ -255,19 +280,7 @@ pub fn plan_scripts(
             problem: None,
         };
     }
-    let context = ScriptContext {
-        package: package.name.clone(),
-    };
-    let mut needed = ScriptMode::None;
-    let mut reports = Vec::new();
-    for script in &package.scripts {
-        let report = classify_script(script.name.as_str(), &script.bytes, &context);
-        // debconf's `config` script is run by debconf, never by dpkg or pkgward.
-        if script.name != ScriptName::Config {
-            needed = needed.max(required_mode(report.classification));
-        }
-        reports.push(report);
-    }
+    let (reports, needed) = classify_package_scripts(package);
     let decision = judge.scripts(package, repo, needed);
     let allowed = decision.verdict == "allow";
     let problem = (!allowed).then(|| Problem::Denied {

@@ -233,3 +233,101 @@ fn verify_json_and_catalog() {
         .stdout(predicate::str::contains("ld-so-preload"))
         .stdout(predicate::str::contains("/etc/ld.so.preload"));
 }
+
+/// A package `name` 1.0 with one data file and `postinst`.
+fn package_with_postinst(directory: &std::path::Path, name: &str, postinst: &str) -> PathBuf {
+    use pkgward_package::deb_builder::{control_tar, deb_from_parts, Compression, TarBuilder};
+    let mut data = TarBuilder::new();
+    for directory in ["./", "./usr/", "./usr/share/", &format!("./usr/share/{name}/")] {
+        data.dir(directory);
+    }
+    data.file(&format!("./usr/share/{name}/data"), 0o644, b"data\n");
+    let control = format!(
+        "Package: {name}\nVersion: 1.0\nArchitecture: all\nMaintainer: Test <test@example.invalid>\nDescription: test package\n with a postinst\n"
+    );
+    let bytes = deb_from_parts(
+        &control_tar(&control, &[("postinst", postinst.as_bytes(), 0o755)]),
+        &data.finish(),
+        Compression::Gzip,
+    );
+    let path = directory.join(format!("{name}_1.0_all.deb"));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn verify_and_suggested_grants_ask_for_the_script_mode_install_needs() {
+    let root = tempfile::tempdir().unwrap();
+    // `modprobe` needs privileges no sandbox gives: `NeedsUnconfined`.
+    let privileged = package_with_postinst(
+        root.path(),
+        "privy",
+        "#!/bin/sh\nset -e\nmodprobe privy\n",
+    );
+    // Only a translated `mkdir -p`: fully declarative, never run.
+    let declarative = package_with_postinst(
+        root.path(),
+        "decl",
+        "#!/bin/sh\nset -e\nmkdir -p /var/lib/decl\n",
+    );
+    let sandboxed = root.path().join("sandboxed.toml");
+    std::fs::write(
+        &sandboxed,
+        "[[grant]]\npackage = \"*\"\npaths = [\"/**\"]\nscripts = \"sandboxed\"\n",
+    )
+    .unwrap();
+    pkgward()
+        .arg("verify")
+        .arg(&privileged)
+        .arg("--grants")
+        .arg(&sandboxed)
+        .arg("--root")
+        .arg(root.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("unconfined scripts (postinst)"));
+    let none = root.path().join("none.toml");
+    std::fs::write(
+        &none,
+        "[[grant]]\npackage = \"*\"\npaths = [\"/**\"]\nscripts = \"none\"\n",
+    )
+    .unwrap();
+    pkgward()
+        .arg("verify")
+        .arg(&declarative)
+        .arg("--grants")
+        .arg(&none)
+        .arg("--root")
+        .arg(root.path())
+        .assert()
+        .success();
+    let suggested = root.path().join("suggested.toml");
+    pkgward()
+        .arg("audit")
+        .args([&privileged, &declarative])
+        .arg("--suggest-grants")
+        .arg(&suggested)
+        .arg("--root")
+        .arg(root.path())
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&suggested).unwrap();
+    let grant_of = |name: &str| {
+        text.split("[[grant]]")
+            .find(|grant| grant.contains(&format!("package = \"{name}\"")))
+            .unwrap_or_else(|| panic!("no grant for {name}: {text}"))
+            .to_owned()
+    };
+    assert!(grant_of("privy").contains("scripts = \"unconfined\"\n"), "{text}");
+    assert!(grant_of("decl").contains("scripts = \"none\"\n"), "{text}");
+    assert!(!text.contains("sandboxed"), "{text}");
+    pkgward()
+        .arg("verify")
+        .args([&privileged, &declarative])
+        .arg("--grants")
+        .arg(&suggested)
+        .arg("--root")
+        .arg(root.path())
+        .assert()
+        .success();
+}

@@ -155,9 +155,15 @@ fn assess(
     };
     let loaded = pkgward_policy::load(&input).map_err(|errors| anyhow::anyhow!("{errors}"))?;
     let compiled = CompiledPolicy::new(loaded, AliasTable::usrmerge());
-    let verification =
+    let mut verification =
         pkgward_policy::verify::verify(&package, &declarations, &compiled, &args.repo, &[])
             .map_err(|unknown| hinted(unknown, "pass `--repo` with a repo the policy defines"))?;
+    super::verify::judge_scripts_as_install_does(
+        &mut verification,
+        &package,
+        &compiled,
+        &args.repo,
+    )?;
     let denials = verification
         .denials()
         .map(|checked| {

@@ -6,6 +6,7 @@
 use super::policy::{read_package, PolicySource};
 use anyhow::Context as _;
 use pkgward_policy::footprint::{footprint_with, Footprint};
+use pkgward_policy::ScriptMode;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,10 +36,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // The catalog may be extended by the policy's `[[guarded]]` entries.
     let compiled = args.source.compile()?;
     let mut footprints = Vec::new();
+    let mut needed_script_modes = Vec::new();
     let mut actions = Vec::new();
     for path in &args.packages {
         let (package, declarations) = read_package(path)?;
         footprints.push(footprint_with(&package, &declarations, &compiled));
+        needed_script_modes.push(pkgward_plan::maintainer_scripts::needed_script_mode(
+            &package,
+        ));
         if args.actions {
             let planned = super::actions::audit_actions(
                 &package,
@@ -55,8 +60,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &args.suggest_grants {
         let mut text = String::from("# Least-privilege grants written by `pkgward audit --suggest-grants`.\n# Use with `pkgward verify --grants FILE` (schema: docs/policy.md).\n\n");
-        for footprint in &footprints {
-            text.push_str(&footprint.suggested_grant());
+        for (footprint, needed) in footprints.iter().zip(&needed_script_modes) {
+            text.push_str(&with_needed_script_mode(
+                &footprint.suggested_grant(),
+                *needed,
+            ));
             text.push('\n');
         }
         fs_err::write(path, text)
@@ -159,4 +167,16 @@ fn human_footprint(footprint: &Footprint) -> String {
         let _ = writeln!(out, "  twins: `{first}` and `{second}`");
     }
     out
+}
+
+/// `Footprint::suggested_grant` (pkgward-policy, which does not classify
+/// scripts) writes `scripts = "sandboxed"` for any scripts; `install` needs
+/// the mode the classification asks for (`none` when every script is fully
+/// declarative, `unconfined` for `NeedsUnconfined`): the suggested grant
+/// names that mode instead, so it is least privilege and enough.
+fn with_needed_script_mode(grant: &str, needed: ScriptMode) -> String {
+    grant.replace(
+        "\nscripts = \"sandboxed\"\n",
+        &format!("\nscripts = \"{}\"\n", needed.as_str()),
+    )
 }

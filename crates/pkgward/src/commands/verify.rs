@@ -5,7 +5,9 @@
 //! grant that would allow it.
 
 use super::policy::{read_package, PolicySource};
-use pkgward_policy::verify::{verify, Verification};
+use pkgward_package::Package;
+use pkgward_policy::verify::{verify, Item, Verification};
+use pkgward_policy::{CompiledPolicy, Request, Subject};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -28,7 +30,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut verifications = Vec::new();
     for path in &args.packages {
         let (package, declarations) = read_package(path)?;
-        let verification = verify(&package, &declarations, &compiled, &args.source.repo, &[])?;
+        let mut verification = verify(&package, &declarations, &compiled, &args.source.repo, &[])?;
+        judge_scripts_as_install_does(&mut verification, &package, &compiled, &args.source.repo)?;
         verifications.push(verification);
     }
     let passed = verifications.iter().all(Verification::passed);
@@ -44,6 +47,41 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `pkgward_policy::verify` judges any scripts as `sandboxed` (the policy
+/// crate does not classify scripts); `install` asks for the mode the
+/// classification needs (`pkgward_plan::maintainer_scripts`): `none` when
+/// every script is fully declarative, `unconfined` for `NeedsUnconfined`.
+/// This redoes the scripts check with that mode, so `verify` (and `attest`)
+/// accept exactly what `install` accepts.
+pub(crate) fn judge_scripts_as_install_does(
+    verification: &mut Verification,
+    package: &Package,
+    compiled: &CompiledPolicy,
+    repo: &str,
+) -> anyhow::Result<()> {
+    let Some(checked) = verification
+        .checked
+        .iter_mut()
+        .find(|checked| matches!(checked.item, Item::Scripts { .. }))
+    else {
+        return Ok(());
+    };
+    let needed = pkgward_plan::maintainer_scripts::needed_script_mode(package);
+    let rules = compiled.for_subject(
+        &Subject {
+            repo,
+            name: &package.name,
+            version: &package.version,
+        },
+        &[],
+    )?;
+    if let Item::Scripts { mode, .. } = &mut checked.item {
+        *mode = needed;
+    }
+    checked.decision = rules.decide(&Request::Scripts { mode: needed });
+    Ok(())
 }
 
 /// The human report of one verification.
