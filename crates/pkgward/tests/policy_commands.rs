@@ -238,7 +238,12 @@ fn verify_json_and_catalog() {
 fn package_with_postinst(directory: &std::path::Path, name: &str, postinst: &str) -> PathBuf {
     use pkgward_package::deb_builder::{control_tar, deb_from_parts, Compression, TarBuilder};
     let mut data = TarBuilder::new();
-    for directory in ["./", "./usr/", "./usr/share/", &format!("./usr/share/{name}/")] {
+    for directory in [
+        "./",
+        "./usr/",
+        "./usr/share/",
+        &format!("./usr/share/{name}/"),
+    ] {
         data.dir(directory);
     }
     data.file(&format!("./usr/share/{name}/data"), 0o644, b"data\n");
@@ -255,15 +260,28 @@ fn package_with_postinst(directory: &std::path::Path, name: &str, postinst: &str
     path
 }
 
+/// `pkgward verify PACKAGES --grants GRANTS --root ROOT`, to assert on.
+fn verify_with(
+    packages: &[&PathBuf],
+    grants: &std::path::Path,
+    root: &std::path::Path,
+) -> assert_cmd::assert::Assert {
+    pkgward()
+        .arg("verify")
+        .args(packages)
+        .arg("--grants")
+        .arg(grants)
+        .arg("--root")
+        .arg(root)
+        .assert()
+}
+
 #[test]
 fn verify_and_suggested_grants_ask_for_the_script_mode_install_needs() {
     let root = tempfile::tempdir().unwrap();
     // `modprobe` needs privileges no sandbox gives: `NeedsUnconfined`.
-    let privileged = package_with_postinst(
-        root.path(),
-        "privy",
-        "#!/bin/sh\nset -e\nmodprobe privy\n",
-    );
+    let privileged =
+        package_with_postinst(root.path(), "privy", "#!/bin/sh\nset -e\nmodprobe privy\n");
     // Only a translated `mkdir -p`: fully declarative, never run.
     let declarative = package_with_postinst(
         root.path(),
@@ -276,14 +294,7 @@ fn verify_and_suggested_grants_ask_for_the_script_mode_install_needs() {
         "[[grant]]\npackage = \"*\"\npaths = [\"/**\"]\nscripts = \"sandboxed\"\n",
     )
     .unwrap();
-    pkgward()
-        .arg("verify")
-        .arg(&privileged)
-        .arg("--grants")
-        .arg(&sandboxed)
-        .arg("--root")
-        .arg(root.path())
-        .assert()
+    verify_with(&[&privileged], &sandboxed, root.path())
         .code(1)
         .stdout(predicate::str::contains("unconfined scripts (postinst)"));
     let none = root.path().join("none.toml");
@@ -292,15 +303,7 @@ fn verify_and_suggested_grants_ask_for_the_script_mode_install_needs() {
         "[[grant]]\npackage = \"*\"\npaths = [\"/**\"]\nscripts = \"none\"\n",
     )
     .unwrap();
-    pkgward()
-        .arg("verify")
-        .arg(&declarative)
-        .arg("--grants")
-        .arg(&none)
-        .arg("--root")
-        .arg(root.path())
-        .assert()
-        .success();
+    verify_with(&[&declarative], &none, root.path()).success();
     let suggested = root.path().join("suggested.toml");
     pkgward()
         .arg("audit")
@@ -318,16 +321,11 @@ fn verify_and_suggested_grants_ask_for_the_script_mode_install_needs() {
             .unwrap_or_else(|| panic!("no grant for {name}: {text}"))
             .to_owned()
     };
-    assert!(grant_of("privy").contains("scripts = \"unconfined\"\n"), "{text}");
+    assert!(
+        grant_of("privy").contains("scripts = \"unconfined\"\n"),
+        "{text}"
+    );
     assert!(grant_of("decl").contains("scripts = \"none\"\n"), "{text}");
     assert!(!text.contains("sandboxed"), "{text}");
-    pkgward()
-        .arg("verify")
-        .args([&privileged, &declarative])
-        .arg("--grants")
-        .arg(&suggested)
-        .arg("--root")
-        .arg(root.path())
-        .assert()
-        .success();
+    verify_with(&[&privileged, &declarative], &suggested, root.path()).success();
 }
