@@ -573,13 +573,16 @@ fn a_package_kept_as_config_files_runs_only_postrm_purge_when_purged() {
 
 #[test]
 fn killing_pkgward_during_the_postinst_leaves_the_package_half_configured() {
+    // The loop's name carries this test process's id, so a run of the same
+    // test elsewhere on the machine can neither satisfy nor fail the checks.
+    let marker = format!("pkgward-test-slow-postinst-{}", std::process::id());
+    let postinst = format!(
+        "#!/bin/sh\nsh -c 'echo started > /usr/share/slow/started'\nexec sh -c 'while :; do :; done' {marker}\n"
+    );
     let Some((root, _debs, deb)) = prepare(
         "slow",
         &[("/usr/share/slow/data", "data\n")],
-        &[(
-            "postinst",
-            "#!/bin/sh\nsh -c 'echo started > /usr/share/slow/started'\nexec sh -c 'while :; do :; done' pkgward-test-slow-postinst\n",
-        )],
+        &[("postinst", postinst.as_str())],
     ) else {
         return;
     };
@@ -599,8 +602,8 @@ fn killing_pkgward_during_the_postinst_leaves_the_package_half_configured() {
         std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
             std::fs::read(entry.path().join("cmdline")).is_ok_and(|cmdline| {
                 cmdline
-                    .windows(b"pkgward-test-slow-postinst".len())
-                    .any(|window| window == b"pkgward-test-slow-postinst")
+                    .windows(marker.len())
+                    .any(|window| window == marker.as_bytes())
             })
         })
     };
