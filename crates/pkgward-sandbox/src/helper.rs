@@ -11,8 +11,10 @@
 //!
 //! Its descriptors: 0 is the control socket (it reads a [`HelperRequest`] as
 //! JSON until EOF and writes [`Message`]s back as JSON lines), 1 and 2 the
-//! capture pipes, 3 a pipe on which the caller says that the process limit
-//! is in place. Pid 1 builds the filesystem view, applies rlimits, drops
+//! capture pipes, 3 a socket for the process limit: when asked to limit
+//! its own pid namespace and that fails, pid 1 says `f`; unless the limit is
+//! its namespace's, pid 1 waits there for the caller to say which limit is
+//! in place. Pid 1 builds the filesystem view, applies rlimits, drops
 //! capabilities, applies `no_new_privs`, Landlock and seccomp, reports the
 //! achieved [`Status`], forks the command and reaps every orphan until the
 //! command exits; its exit then ends the namespace. The caller enforces the
@@ -21,6 +23,7 @@
 use crate::kernel;
 use crate::landlock_rules;
 use crate::mounts;
+use crate::process_limit;
 use crate::spec::Spec;
 use crate::status::{Message, ProcessLimit, SeccompStatus, Status, UserMapping};
 use crate::syscall_filter;
@@ -53,11 +56,14 @@ const FILE_OWNERSHIP_CAPABILITIES: [(u32, &str); 4] = [
     (4, "cap_fsetid"),
 ];
 
-/// What the caller sends the helper: the spec and how it mapped the ids.
+/// What the caller sends the helper: the spec, how it mapped the ids, and
+/// the process limit pid 1 should try to enforce through its pid
+/// namespace's `pid_max` (see `process_limit.rs`).
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct HelperRequest {
     pub spec: Spec,
     pub mapping: UserMapping,
+    pub pid_namespace_limit: Option<u64>,
 }
 
 /// Call first thing in `main`, before any thread starts. Returns the exit
@@ -69,14 +75,14 @@ pub fn run_helper_if_requested() -> Option<i32> {
     }
     kernel::close_descriptors_from(4);
     // SAFETY: the caller set fd 0 to the control socket and fd 3 to the
-    // process-limit pipe when it cloned this process; it owns them from here.
-    let (control, process_limit_pipe) = unsafe {
+    // process-limit socket when it cloned this process; it owns them from here.
+    let (control, process_limit_channel) = unsafe {
         (
             UnixStream::from_raw_fd(0),
             std::os::fd::OwnedFd::from_raw_fd(3),
         )
     };
-    Some(helper_main(control, &process_limit_pipe))
+    Some(helper_main(control, &process_limit_channel))
 }
 
 fn send(control: &mut UnixStream, message: &Message) {
@@ -86,7 +92,7 @@ fn send(control: &mut UnixStream, message: &Message) {
     let _ = control.write_all(line.as_bytes());
 }
 
-fn helper_main(mut control: UnixStream, process_limit_pipe: &std::os::fd::OwnedFd) -> i32 {
+fn helper_main(mut control: UnixStream, process_limit_channel: &std::os::fd::OwnedFd) -> i32 {
     if std::process::id() != 1 {
         send(
             &mut control,
@@ -116,10 +122,23 @@ fn helper_main(mut control: UnixStream, process_limit_pipe: &std::os::fd::OwnedF
         send(&mut control, &Message::SetupFailed(error.to_string()));
         return 1;
     }
+    // When our pid namespace limits itself the caller has nothing to do and
+    // is not disturbed; otherwise ask it for the cgroup at once, and wait
+    // for its answer (the final mechanism) before forking.
+    let namespace_limited = match request.pid_namespace_limit {
+        Some(limit) => {
+            let limited = process_limit::limit_pid_namespace(limit).is_ok();
+            if !limited && !write_byte(process_limit_channel, b'f') {
+                return 1;
+            }
+            limited
+        }
+        None => false,
+    };
     init_main(
         &request.spec,
         &mut control,
-        process_limit_pipe,
+        (!namespace_limited).then_some(process_limit_channel),
         request.mapping,
     )
 }
@@ -128,18 +147,20 @@ fn helper_main(mut control: UnixStream, process_limit_pipe: &std::os::fd::OwnedF
 fn init_main(
     spec: &Spec,
     control: &mut UnixStream,
-    process_limit_pipe: &std::os::fd::OwnedFd,
+    caller_limit_channel: Option<&std::os::fd::OwnedFd>,
     mapping: UserMapping,
 ) -> i32 {
     match confine(spec, mapping) {
         Ok((mut status, program, argv, environment)) => {
-            // The caller prepares the process limit while we set up; it
-            // must be in place before the first fork.
-            status.process_limit = match read_byte(process_limit_pipe) {
-                Some(b'c') => ProcessLimit::Cgroup,
-                Some(b'r') => ProcessLimit::Rlimit,
-                Some(_) => ProcessLimit::None,
-                None => return 1,
+            // The caller prepares the process limit while we set up (unless
+            // our pid namespace already limits it); it must be in place
+            // before the first fork.
+            status.process_limit = match caller_limit_channel.map(read_byte) {
+                None => ProcessLimit::PidNamespace,
+                Some(Some(b'c')) => ProcessLimit::Cgroup,
+                Some(Some(b'r')) => ProcessLimit::Rlimit,
+                Some(Some(_)) => ProcessLimit::None,
+                Some(None) => return 1,
             };
             send(control, &Message::Confined(status));
             run_command(control, &program, &argv, &environment)
@@ -153,7 +174,23 @@ fn init_main(
 
 type Prepared = (Status, CString, Vec<CString>, Vec<CString>);
 
-/// One byte from the caller's pipe; `None` when the caller is gone.
+/// One byte to the caller; false when the caller is gone.
+fn write_byte(channel: &std::os::fd::OwnedFd, byte: u8) -> bool {
+    loop {
+        // SAFETY: writing one byte from a local to a socket we own.
+        let written = unsafe { libc::write(channel.as_raw_fd(), (&raw const byte).cast(), 1) };
+        if written == 1 {
+            return true;
+        }
+        if written < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+        {
+            continue;
+        }
+        return false;
+    }
+}
+
+/// One byte from the caller; `None` when the caller is gone.
 fn read_byte(pipe: &std::os::fd::OwnedFd) -> Option<u8> {
     let mut byte = [0u8; 1];
     loop {

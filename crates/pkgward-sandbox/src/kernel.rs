@@ -362,6 +362,39 @@ pub fn clear_ambient_capabilities() -> io::Result<()> {
     Ok(())
 }
 
+/// `SECBIT_NO_SETUID_FIXUP` (linux/securebits.h): changing uids leaves the
+/// capability sets alone.
+const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
+
+/// Write `contents` to the file at `path` with effective uid `euid` while
+/// keeping every capability (securebit `NO_SETUID_FIXUP`), then go back to
+/// effective uid 0. Pid 1 uses this for a sysctl that must be *namespaced*:
+/// the capabilities of the sandbox's user namespace open it, but a global
+/// sysctl only ever lets euid 0 (which, identity-mapped, is real root)
+/// write, so a non-root euid can never reach the host's value.
+pub fn write_with_effective_uid(path: &CStr, contents: &[u8], euid: u32) -> io::Result<()> {
+    const UNCHANGED: libc::uid_t = libc::uid_t::MAX;
+    // SAFETY: prctl with integer arguments only.
+    check_int(unsafe { libc::prctl(libc::PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) })?;
+    // SAFETY: setresuid with integer arguments; pid 1 is single-threaded.
+    let written =
+        check_int(unsafe { libc::setresuid(UNCHANGED, euid, UNCHANGED) }).and_then(|_| {
+            // SAFETY: `path` is NUL-terminated; the result is checked.
+            let fd =
+                check_int(unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) })?;
+            // SAFETY: a descriptor just returned by the kernel, owned by nobody else.
+            let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+            std::io::Write::write_all(&mut &file, contents)
+        });
+    // SAFETY: as above; going back to euid 0 must work or pid 1 stops here.
+    let restored = check_int(unsafe { libc::setresuid(UNCHANGED, 0, UNCHANGED) });
+    // SAFETY: prctl with integer arguments only.
+    let cleared = check_int(unsafe { libc::prctl(libc::PR_SET_SECUREBITS, 0, 0, 0, 0) });
+    restored?;
+    cleared?;
+    written
+}
+
 pub fn set_resource_limit(resource: libc::__rlimit_resource_t, value: u64) -> io::Result<()> {
     let limit = libc::rlimit {
         rlim_cur: value,

@@ -13,7 +13,7 @@
 #![allow(clippy::print_stderr, clippy::items_after_statements)]
 
 use pkgward_sandbox::{
-    CommandExit, Enforcement, HelperProgram, LandlockRequirement, Outcome, Spec,
+    CommandExit, Enforcement, HelperProgram, LandlockRequirement, Outcome, ProcessLimit, Spec,
 };
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -698,7 +698,7 @@ fn a_fork_bomb_hits_the_process_limit() {
     // would really fill the machine's process table.
     let mut spec = fixture.spec("ok", &[]);
     spec.limits.processes = Some(32);
-    if fixture.run(&spec).status.process_limit == pkgward_sandbox::ProcessLimit::None {
+    if fixture.run(&spec).status.process_limit == ProcessLimit::None {
         eprintln!(
             "SKIPPED fork bomb case: no pids cgroup could be created and RLIMIT_NPROC does not bind root"
         );
@@ -714,6 +714,81 @@ fn a_fork_bomb_hits_the_process_limit() {
         .unwrap_or_else(|| panic!("{line}"));
     assert!(forks < 32, "{line}");
     assert!(line.ends_with("errno EAGAIN"), "{line}");
+}
+
+/// Whether the running kernel is at least `major.minor`.
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut numbers = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)) >= (major, minor)
+}
+
+#[test]
+fn a_fork_bomb_hits_the_pid_namespace_limit_and_the_host_pid_max_is_untouched() {
+    skip_unless_sandbox_works!();
+    if !is_root() {
+        eprintln!(
+            "SKIPPED pid namespace limit: only root callers use it (RLIMIT_NPROC binds others)"
+        );
+        return;
+    }
+    let host_pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap();
+    let fixture = Fixture::new();
+    let mut spec = fixture.spec("fork-bomb", &[]);
+    spec.limits.processes = Some(400);
+    let outcome = fixture.run(&spec);
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap(),
+        host_pid_max,
+        "the host's pid_max must never change"
+    );
+    if !kernel_at_least(6, 14) {
+        assert_ne!(outcome.status.process_limit, ProcessLimit::PidNamespace);
+        eprintln!("SKIPPED pid namespace limit: pid_max is per namespace only since Linux 6.14");
+        return;
+    }
+    assert_eq!(outcome.status.process_limit, ProcessLimit::PidNamespace);
+    let line = report_line("fork-bomb", &outcome);
+    let forks: u32 = line
+        .strip_prefix("forks=")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    // Pids 1..=400: pid 1, the probe, and its children.
+    assert!((350..=398).contains(&forks), "{line}");
+    assert!(line.ends_with("errno EAGAIN"), "{line}");
+}
+
+#[test]
+fn a_limit_below_the_kernel_minimum_pid_max_falls_back_to_the_cgroup() {
+    skip_unless_sandbox_works!();
+    if !is_root() || !kernel_at_least(6, 14) {
+        eprintln!("SKIPPED pid namespace fallback: needs root and Linux 6.14");
+        return;
+    }
+    let fixture = Fixture::new();
+    let mut spec = fixture.spec("ok", &[]);
+    // `pid_max` cannot go below 301: 32 processes need the cgroup.
+    spec.limits.processes = Some(32);
+    let limit = fixture.run(&spec).status.process_limit;
+    assert!(
+        matches!(limit, ProcessLimit::Cgroup | ProcessLimit::None),
+        "{limit:?}"
+    );
+    // Without seccomp the command could mount a procfs in a new user
+    // namespace and raise `pid_max`: the namespace limit is not used.
+    spec.limits.processes = Some(400);
+    spec.seccomp = false;
+    let limit = fixture.run(&spec).status.process_limit;
+    assert_ne!(limit, ProcessLimit::PidNamespace);
+}
+
+#[test]
+fn the_command_cannot_raise_pid_max() {
+    skip_unless_sandbox_works!();
+    expect_errno("write", &["/proc/sys/kernel/pid_max"], WRITE_DENIED);
 }
 
 #[test]
