@@ -690,6 +690,14 @@ fn a_setuid_binary_does_not_change_the_euid() {
 
 // --- C46: resource limits and the timeout ----------------------------------
 
+/// The number of forks in the probe's `forks=N …` fork-bomb report.
+fn fork_count(line: &str) -> u32 {
+    line.strip_prefix("forks=")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"))
+}
+
 #[test]
 fn a_fork_bomb_hits_the_process_limit() {
     skip_unless_sandbox_works!();
@@ -707,11 +715,7 @@ fn a_fork_bomb_hits_the_process_limit() {
     spec.argv[1] = "fork-bomb".to_owned();
     let outcome = fixture.run(&spec);
     let line = report_line("fork-bomb", &outcome);
-    let forks: u32 = line
-        .strip_prefix("forks=")
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|count| count.parse().ok())
-        .unwrap_or_else(|| panic!("{line}"));
+    let forks = fork_count(&line);
     assert!(forks < 32, "{line}");
     assert!(line.ends_with("errno EAGAIN"), "{line}");
 }
@@ -751,11 +755,7 @@ fn a_fork_bomb_hits_the_pid_namespace_limit_and_the_host_pid_max_is_untouched() 
     }
     assert_eq!(outcome.status.process_limit, ProcessLimit::PidNamespace);
     let line = report_line("fork-bomb", &outcome);
-    let forks: u32 = line
-        .strip_prefix("forks=")
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|count| count.parse().ok())
-        .unwrap_or_else(|| panic!("{line}"));
+    let forks = fork_count(&line);
     // Pids 1..=400: pid 1, the probe, and its children.
     assert!((350..=398).contains(&forks), "{line}");
     assert!(line.ends_with("errno EAGAIN"), "{line}");
