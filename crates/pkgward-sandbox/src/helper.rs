@@ -1,13 +1,16 @@
-//! The re-executed helper: the sandbox's pid 1.
+//! The helper: the sandbox's pid 1.
 //!
 //! The caller ([`crate::run`]) clones a child straight into new user, mount,
 //! pid, network, IPC, UTS and cgroup namespaces, writes its uid/gid maps from
 //! outside (only a process in the parent namespace can map a range of ids),
 //! and the child re-executes an executable whose `main` first calls
 //! [`run_helper_if_requested`], recognised by its `argv[0]`
-//! ([`HELPER_ARGV0`]). The re-execution matters: the caller may have threads
-//! and arbitrary state, the helper starts single-threaded and clean, with an
-//! empty environment.
+//! ([`HELPER_ARGV0`]). The re-execution matters when the caller has threads
+//! (one of them may hold a lock the child would need): the helper starts
+//! single-threaded and clean, with an empty environment. A single-threaded
+//! caller's child skips it and goes on in place ([`run_in_place`]), after
+//! making itself look fresh ([`kernel::forget_the_caller`]): loading the
+//! executable again was half the CPU of a short run.
 //!
 //! Its descriptors: 0 is the control socket (it reads a [`HelperRequest`] as
 //! JSON until EOF and writes [`Message`]s back as JSON lines), 1 and 2 the
@@ -73,6 +76,25 @@ pub fn run_helper_if_requested() -> Option<i32> {
     if argv0 != HELPER_ARGV0 {
         return None;
     }
+    Some(run_on_descriptors())
+}
+
+/// The helper in the caller's own fork-like child, without executing
+/// anything (single-threaded callers, see [`kernel::clone_helper`]); never
+/// returns.
+pub(crate) fn run_in_place() -> ! {
+    // A panic must never unwind into the caller's code, which this process
+    // shares a copy of: it ends the helper like any other failure.
+    let code = std::panic::catch_unwind(|| {
+        kernel::forget_the_caller();
+        run_on_descriptors()
+    })
+    .unwrap_or(1);
+    kernel::exit_immediately(code)
+}
+
+/// The helper on descriptors 0–3 set up by the caller.
+fn run_on_descriptors() -> i32 {
     kernel::close_descriptors_from(4);
     // SAFETY: the caller set fd 0 to the control socket and fd 3 to the
     // process-limit socket when it cloned this process; it owns them from here.
@@ -82,7 +104,7 @@ pub fn run_helper_if_requested() -> Option<i32> {
             std::os::fd::OwnedFd::from_raw_fd(3),
         )
     };
-    Some(helper_main(control, &process_limit_channel))
+    helper_main(control, &process_limit_channel)
 }
 
 fn send(control: &mut UnixStream, message: &Message) {

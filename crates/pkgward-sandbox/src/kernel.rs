@@ -228,18 +228,26 @@ pub fn pivot_root_here(new_root: &OwnedFd) -> io::Result<()> {
 /// allowed there, unlike `unshare`), so between clone and exec the child
 /// only makes raw system calls on data prepared beforehand: no allocation,
 /// no lock another thread may hold.
+///
+/// With `program` `None` the child does not execute anything: `clone_helper`
+/// returns 0 in it, and it must go on as the helper in place
+/// ([`crate::helper::run_in_place`]). Only a single-threaded caller may ask
+/// for that (no lock can be held by a thread that does not exist in the
+/// child); it saves loading the executable a second time, the largest cost
+/// of a run.
 pub fn clone_helper(
     flags: libc::c_int,
     descriptors: [RawFd; 4],
     maps_written: RawFd,
-    program: &CStr,
-    argv: &[*const libc::c_char],
+    program: Option<(&CStr, &[*const libc::c_char])>,
 ) -> io::Result<libc::pid_t> {
-    assert_eq!(
-        argv.last(),
-        Some(&std::ptr::null()),
-        "argv is NULL-terminated"
-    );
+    if let Some((_, argv)) = program {
+        assert_eq!(
+            argv.last(),
+            Some(&std::ptr::null()),
+            "argv is NULL-terminated"
+        );
+    }
     let environment: [*const libc::c_char; 1] = [std::ptr::null()];
     // SAFETY: a raw clone without CLONE_VM and with a NULL stack behaves like
     // fork(2). The child below only calls async-signal-safe system calls on
@@ -282,8 +290,67 @@ pub fn clone_helper(
         if libc::read(maps_written, (&raw mut byte).cast(), 1) != 1 {
             libc::_exit(126);
         }
+        let Some((program, argv)) = program else {
+            return Ok(0);
+        };
         libc::execve(program.as_ptr(), argv.as_ptr(), environment.as_ptr());
         libc::_exit(127)
+    }
+}
+
+/// Whether this process has one thread (then a fork-like child may go on
+/// running its code).
+pub fn is_single_threaded() -> bool {
+    std::fs::read_dir("/proc/self/task").is_ok_and(|tasks| tasks.count() == 1)
+}
+
+/// In a helper that was not executed afresh: make the inherited process
+/// look and behave like a fresh one. Caught signals go back to their
+/// default action (as `execve` does), and the caller's argument and
+/// environment strings, which `/proc/1/cmdline` and `/proc/1/environ`
+/// show, are overwritten with NUL bytes.
+pub fn forget_the_caller() {
+    for signal in 1..libc::SIGRTMAX() {
+        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: querying and setting a signal disposition with a zeroed
+        // (valid) sigaction; pid 1 is single-threaded.
+        unsafe {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, std::ptr::null(), &raw mut current) == 0
+                && current.sa_sigaction != libc::SIG_DFL
+                && current.sa_sigaction != libc::SIG_IGN
+            {
+                let default: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(signal, &raw const default, std::ptr::null_mut());
+            }
+        }
+    }
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // Fields after the command name (which may hold spaces): the first is
+    // field 3; arg_start..arg_end and env_start..env_end are 48..51.
+    let Some((_, after_name)) = stat.rsplit_once(')') else {
+        return;
+    };
+    let fields: Vec<usize> = after_name
+        .split_whitespace()
+        .skip(45)
+        .take(4)
+        .filter_map(|field| field.parse().ok())
+        .collect();
+    if let [arg_start, arg_end, env_start, env_end] = fields[..] {
+        for (start, end) in [(arg_start, arg_end), (env_start, env_end)] {
+            if start < end {
+                // SAFETY: the kernel reports these ranges of our own initial
+                // stack, which is mapped writable; nothing reads the strings
+                // afterwards (pid 1 never looks at its arguments or
+                // environment).
+                unsafe { std::ptr::write_bytes(start as *mut u8, 0, end - start) };
+            }
+        }
     }
 }
 

@@ -105,6 +105,9 @@ pub fn run(spec: &Spec, helper: &HelperProgram) -> Result<Outcome, SandboxError>
     let argv0 = CString::new(HELPER_ARGV0).expect("static");
     let argv = [argv0.as_ptr(), std::ptr::null()];
     let flags = NAMESPACES.iter().fold(0, |flags, (_, flag)| flags | flag);
+    // A single-threaded caller's child goes on as the helper in place;
+    // otherwise the child executes `helper` afresh.
+    let in_place = kernel::is_single_threaded();
     let pid = kernel::clone_helper(
         flags,
         [
@@ -114,14 +117,16 @@ pub fn run(spec: &Spec, helper: &HelperProgram) -> Result<Outcome, SandboxError>
             helper_limit_channel.as_raw_fd(),
         ],
         maps_reader.as_raw_fd(),
-        &program,
-        &argv,
+        (!in_place).then_some((program.as_c_str(), argv.as_slice())),
     )
     .map_err(|error| {
         SandboxError::Setup(format!(
             "cannot create user, mount, pid, network, ipc, uts and cgroup namespaces: {error}"
         ))
     })?;
+    if pid == 0 {
+        crate::helper::run_in_place();
+    }
     drop((
         helper_control,
         stdout_writer,

@@ -127,7 +127,7 @@ impl std::fmt::Display for CommandExit {
 }
 
 /// Everything a finished sandbox run returns.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     pub status: Status,
     pub exit: CommandExit,

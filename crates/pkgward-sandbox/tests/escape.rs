@@ -14,6 +14,7 @@
 
 use pkgward_sandbox::{
     CommandExit, Enforcement, HelperProgram, LandlockRequirement, Outcome, ProcessLimit, Spec,
+    HELPER_ARGV0,
 };
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -71,6 +72,69 @@ macro_rules! skip_unless_sandbox_works {
             return;
         }
     };
+}
+
+/// Set (by [`every_case_passes_with_the_helper_run_in_place`]) to run every
+/// case from a single-threaded process, where the helper is not executed
+/// again but goes on in the caller's fork-like child. This test process has
+/// many threads, so by default the helper is executed afresh.
+const IN_PLACE: &str = "PKGWARD_ESCAPE_TESTS_IN_PLACE";
+
+fn run_from_a_single_threaded_process(spec: &Spec) -> Outcome {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(PROBE)
+        .arg("--run-sandbox")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the probe as a sandbox caller");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&serde_json::to_vec(spec).unwrap())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("an outcome as JSON")
+}
+
+#[test]
+fn every_case_passes_with_the_helper_run_in_place() {
+    if std::env::var_os(IN_PLACE).is_some() {
+        return;
+    }
+    skip_unless_sandbox_works!();
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(IN_PLACE, "1")
+        .args(["--skip", "every_case_passes_with_the_helper_run_in_place"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn pid_1_shows_how_the_helper_started() {
+    skip_unless_sandbox_works!();
+    let fixture = Fixture::new();
+    let outcome = fixture.run(&fixture.spec("read-secret", &["/proc/1/cmdline", HELPER_ARGV0]));
+    // Executed afresh, pid 1's command line is the helper's; run in place,
+    // the caller's arguments (and environment) are wiped.
+    let executed = std::env::var_os(IN_PLACE).is_none();
+    assert_eq!(
+        report_line("read-secret", &outcome),
+        format!("ok contains-secret={executed}")
+    );
 }
 
 /// A temp root laid out like a tiny Debian system.
@@ -188,8 +252,12 @@ impl Fixture {
     /// Run one case and check the root and the probe binary are unchanged.
     fn run(&self, spec: &Spec) -> Outcome {
         let before = self.snapshot();
-        let outcome = pkgward_sandbox::run(spec, &HelperProgram::new(PROBE))
-            .unwrap_or_else(|error| panic!("sandbox failed: {error} ({error:?})"));
+        let outcome = if std::env::var_os(IN_PLACE).is_some() {
+            run_from_a_single_threaded_process(spec)
+        } else {
+            pkgward_sandbox::run(spec, &HelperProgram::new(PROBE))
+                .unwrap_or_else(|error| panic!("sandbox failed: {error} ({error:?})"))
+        };
         assert_eq!(
             self.snapshot(),
             before,
