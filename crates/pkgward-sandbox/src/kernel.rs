@@ -299,9 +299,17 @@ pub fn clone_helper(
 }
 
 /// Whether this process has one thread (then a fork-like child may go on
-/// running its code).
+/// running its code). The `Threads:` line of `/proc/self/status` is the
+/// kernel's count; listing `/proc/self/task` is not reliable while other
+/// threads exit (the listing can skip entries). With one thread the answer
+/// cannot change behind our back: only this thread could start another.
 pub fn is_single_threaded() -> bool {
-    std::fs::read_dir("/proc/self/task").is_ok_and(|tasks| tasks.count() == 1)
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Threads:"))
+            .is_some_and(|count| count.trim() == "1")
+    })
 }
 
 /// In a helper that was not executed afresh: make the inherited process
@@ -619,4 +627,32 @@ pub fn effective_gid() -> u32 {
 /// Install a classic BPF seccomp program (`no_new_privs` must be set).
 pub fn install_seccomp(program: &[seccompiler::sock_filter]) -> io::Result<()> {
     seccompiler::apply_filter(program).map_err(|error| io::Error::other(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The in-place helper is only sound with one thread: the check must
+    /// never say "one" while other threads come and go.
+    #[test]
+    fn a_busy_multi_threaded_process_is_never_single_threaded() {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churners: Vec<_> = (0..1)
+            .map(|_| {
+                let stop = std::sync::Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        std::thread::spawn(|| {}).join().unwrap();
+                    }
+                })
+            })
+            .collect();
+        let wrong = (0..20_000).filter(|_| is_single_threaded()).count();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for churner in churners {
+            churner.join().unwrap();
+        }
+        assert_eq!(wrong, 0);
+    }
 }
