@@ -148,6 +148,47 @@ const MIGRATIONS: &[&str] = &[
         verified_at INTEGER NOT NULL
     ) STRICT;
     ",
+    // 1 → 2: declarative actions.
+    r"
+    -- The declarative actions pkgward carried out for a package instead of its
+    -- maintainer scripts (accounts, unit enablement), in plan order, as JSON
+    -- (`pkgward_plan::actions::PlannedAction`): removal deletes the symlinks
+    -- they made; `files` and `audit` show them. `kind` is the action's tag.
+    CREATE TABLE actions (
+        package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+        kind       TEXT NOT NULL,
+        detail     TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX actions_by_package ON actions(package_id);
+    ",
+    // 2 → 3: maintainer scripts and configuration state.
+    r"
+    -- Whether the package is configured (1, dpkg's `installed`) or not (0,
+    -- dpkg's `half-configured`: the files are in place, `postinst configure`
+    -- has not succeeded). An install whose postinst is to run records 0; the
+    -- configure phase sets 1 when the postinst succeeds.
+    ALTER TABLE packages ADD COLUMN configured INTEGER NOT NULL DEFAULT 1;
+
+    -- The maintainer scripts of each installed package, kept so `remove` can
+    -- run `prerm` and `postrm`. `content` is base64; `run` says whether the
+    -- classification left residue to run in the sandbox.
+    CREATE TABLE maintainer_scripts (
+        package_id     INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+        name           TEXT NOT NULL,
+        interpreter    TEXT,
+        classification TEXT NOT NULL,
+        run            INTEGER NOT NULL,
+        content        TEXT NOT NULL,
+        -- JSON list: where the package's scripts may write (planned at install).
+        writable_paths TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (package_id, name)
+    ) STRICT;
+
+    -- What each script run was given and what it asked the shims for.
+    ALTER TABLE script_runs ADD COLUMN arguments TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE script_runs ADD COLUMN requests TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE script_runs ADD COLUMN output TEXT NOT NULL DEFAULT '';
+    ",
 ];
 
 /// Whether a package is installed or only its kept conffiles remain.
@@ -252,6 +293,55 @@ pub struct PackageInstall {
     pub decisions: Vec<DecisionRecord>,
     /// JSON text, if a footprint was computed.
     pub footprint: Option<String>,
+    /// The declarative actions carried out, in order.
+    #[serde(default)]
+    pub actions: Vec<ActionRecord>,
+    /// The package's maintainer scripts.
+    #[serde(default)]
+    pub scripts: Vec<ScriptRecord>,
+}
+
+/// One declarative action carried out for a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    /// The action's kind (`accounts`, `enable-unit`, …).
+    pub kind: String,
+    /// The action as JSON text.
+    pub detail: String,
+}
+
+/// One maintainer script of an installed package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptRecord {
+    /// `preinst`, `postinst`, `prerm`, `postrm`, `config`.
+    pub name: String,
+    pub interpreter: Option<String>,
+    pub classification: String,
+    /// Whether it runs (residue left after translation).
+    pub run: bool,
+    /// The bytes, base64.
+    pub content: String,
+    /// Where the package's scripts may write (planned at install).
+    #[serde(default)]
+    pub writable_paths: Vec<String>,
+}
+
+/// One maintainer-script run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptRunRecord {
+    pub script: String,
+    /// dpkg's arguments (`configure`, the old version …).
+    pub arguments: Vec<String>,
+    /// The achieved sandbox status (JSON), or the setup error when the
+    /// sandbox could not be set up.
+    pub sandbox_status: String,
+    /// `None` when the script never started.
+    pub exit_code: Option<i32>,
+    pub ran_at: i64,
+    /// What the script asked the shims for (`systemctl start foo`).
+    pub requests: Vec<String>,
+    /// Captured stdout and stderr (truncated).
+    pub output: String,
 }
 
 /// A removal: the package's rows go, except `keep_conffiles` (paths), which
@@ -547,6 +637,21 @@ impl Database {
     }
 
     /// The decisions recorded for the package `name`.
+    /// The declarative actions recorded for `name`, in the order carried out.
+    pub fn actions(&self, name: &str) -> Result<Vec<ActionRecord>, DatabaseError> {
+        self.rows_for(
+            "SELECT a.kind, a.detail FROM actions a
+                 JOIN packages p ON p.id = a.package_id WHERE p.name = ?1 ORDER BY a.rowid",
+            name,
+            |row| {
+                Ok(ActionRecord {
+                    kind: row.get(0)?,
+                    detail: row.get(1)?,
+                })
+            },
+        )
+    }
+
     pub fn decisions(&self, name: &str) -> Result<Vec<DecisionRecord>, DatabaseError> {
         self.rows_for(
             "SELECT d.item, d.verdict, d.provenance FROM decisions d
@@ -573,6 +678,116 @@ impl Database {
             )
             .optional()
             .map_err(self.query_error())
+    }
+
+    /// The maintainer scripts recorded for the package `name`.
+    pub fn scripts(&self, name: &str) -> Result<Vec<ScriptRecord>, DatabaseError> {
+        self.rows_for(
+            "SELECT s.name, s.interpreter, s.classification, s.run, s.content, s.writable_paths
+             FROM maintainer_scripts s JOIN packages p ON p.id = s.package_id
+             WHERE p.name = ?1 ORDER BY s.name",
+            name,
+            |row| {
+                Ok(ScriptRecord {
+                    name: row.get(0)?,
+                    interpreter: row.get(1)?,
+                    classification: row.get(2)?,
+                    run: row.get::<_, i64>(3)? != 0,
+                    content: row.get(4)?,
+                    writable_paths: serde_json::from_str(&row.get::<_, String>(5)?)
+                        .unwrap_or_default(),
+                })
+            },
+        )
+    }
+
+    /// Whether the package `name`'s configuration succeeded; `None` when it
+    /// is not recorded.
+    pub fn configured(&self, name: &str) -> Result<Option<bool>, DatabaseError> {
+        self.connection
+            .query_row(
+                "SELECT configured FROM packages WHERE name = ?1",
+                [name],
+                |row| row.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|configured| configured.map(|value| value != 0))
+            .map_err(self.query_error())
+    }
+
+    /// `NotRecorded` when a statement about package `name` changed no row.
+    fn touched_package(&self, changed: usize, name: &str) -> Result<(), DatabaseError> {
+        if changed == 0 {
+            return Err(DatabaseError::NotRecorded {
+                path: self.path.clone(),
+                name: name.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Marks the package `name` configured (`postinst configure` succeeded)
+    /// or half-configured.
+    pub fn set_configured(&mut self, name: &str, configured: bool) -> Result<(), DatabaseError> {
+        let changed = self
+            .connection
+            .execute(
+                "UPDATE packages SET configured = ?2 WHERE name = ?1",
+                params![name, i64::from(configured)],
+            )
+            .map_err(self.query_error())?;
+        self.touched_package(changed, name)
+    }
+
+    /// Records one script run of the package `name`.
+    pub fn record_script_run(
+        &mut self,
+        name: &str,
+        run: &ScriptRunRecord,
+    ) -> Result<(), DatabaseError> {
+        let as_json = |value: &Vec<String>| serde_json::to_string(value).unwrap_or_default();
+        let changed = self
+            .connection
+            .execute(
+                "INSERT INTO script_runs (package_id, script, sandbox_status, exit_code, ran_at,
+                                          arguments, requests, output)
+                 SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM packages WHERE name = ?1",
+                params![
+                    name,
+                    run.script,
+                    run.sandbox_status,
+                    run.exit_code,
+                    run.ran_at,
+                    as_json(&run.arguments),
+                    as_json(&run.requests),
+                    run.output
+                ],
+            )
+            .map_err(self.query_error())?;
+        self.touched_package(changed, name)
+    }
+
+    /// Every recorded script run of the package `name`, oldest first.
+    pub fn script_runs(&self, name: &str) -> Result<Vec<ScriptRunRecord>, DatabaseError> {
+        let from_json = |text: String| serde_json::from_str(&text).unwrap_or_default();
+        self.rows_for(
+            "SELECT r.script, r.arguments, r.sandbox_status, r.exit_code, r.ran_at, r.requests,
+                    r.output
+             FROM script_runs r JOIN packages p ON p.id = r.package_id
+             WHERE p.name = ?1 ORDER BY r.id",
+            name,
+            |row| {
+                Ok(ScriptRunRecord {
+                    script: row.get(0)?,
+                    arguments: from_json(row.get(1)?),
+                    sandbox_status: row.get(2)?,
+                    exit_code: row.get(3)?,
+                    ran_at: row.get(4)?,
+                    requests: from_json(row.get(5)?),
+                    output: row.get(6)?,
+                })
+            },
+        )
     }
 
     /// Records the attestations that admitted the installed package `name`,
@@ -700,6 +915,7 @@ fn apply_removal(transaction: &Transaction<'_>, removal: &PackageRemoval) -> rus
     )?;
     transaction.execute("DELETE FROM decisions WHERE package_id = ?1", [id])?;
     transaction.execute("DELETE FROM footprints WHERE package_id = ?1", [id])?;
+    transaction.execute("DELETE FROM actions WHERE package_id = ?1", [id])?;
     let mut statement = transaction.prepare("SELECT path FROM files WHERE package_id = ?1")?;
     let paths: Vec<String> = statement
         .query_map([id], |row| row.get(0))?
@@ -788,6 +1004,37 @@ fn apply_install(transaction: &Transaction<'_>, install: &PackageInstall) -> rus
             params![id, footprint],
         )?;
     }
+    // A package whose postinst is to run is half-configured until the
+    // configure phase succeeds: a crash between the commit and the end of
+    // its postinst leaves it recorded as not configured (dpkg's state).
+    if install
+        .scripts
+        .iter()
+        .any(|script| script.name == "postinst" && script.run)
+    {
+        transaction.execute("UPDATE packages SET configured = 0 WHERE id = ?1", [id])?;
+    }
+    let mut insert_script = transaction.prepare(
+        "INSERT INTO maintainer_scripts (package_id, name, interpreter, classification, run, content,
+                                         writable_paths)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for script in &install.scripts {
+        insert_script.execute(params![
+            id,
+            script.name,
+            script.interpreter,
+            script.classification,
+            i64::from(script.run),
+            script.content,
+            serde_json::to_string(&script.writable_paths).unwrap_or_default()
+        ])?;
+    }
+    let mut insert_action = transaction
+        .prepare("INSERT INTO actions (package_id, kind, detail) VALUES (?1, ?2, ?3)")?;
+    for action in &install.actions {
+        insert_action.execute(params![id, action.kind, action.detail])?;
+    }
     Ok(())
 }
 
@@ -847,6 +1094,29 @@ mod tests {
                 provenance: "{}".into(),
             }],
             footprint: Some("{\"files\":[]}".into()),
+            scripts: vec![ScriptRecord {
+                name: "postinst".into(),
+                interpreter: Some("/bin/sh".into()),
+                classification: "DeclarativeWithResidue".into(),
+                run: true,
+                content: "IyEvYmluL3NoCg==".into(),
+                writable_paths: vec!["/var/lib/hello".into()],
+            }],
+            actions: vec![ActionRecord {
+                kind: "enable-unit".into(),
+                detail: "{}".into(),
+            }],
+        }
+    }
+
+    /// A change removing `name` entirely.
+    fn removal(name: &str) -> Change {
+        Change {
+            removals: vec![PackageRemoval {
+                name: name.into(),
+                keep_conffiles: vec![],
+            }],
+            installs: vec![],
         }
     }
 
@@ -886,15 +1156,7 @@ mod tests {
             .record_attestations("hello", &[record("c")])
             .unwrap();
         assert_eq!(database.attestations("hello").unwrap(), vec![record("c")]);
-        database
-            .apply(&Change {
-                removals: vec![PackageRemoval {
-                    name: "hello".into(),
-                    keep_conffiles: vec![],
-                }],
-                installs: vec![],
-            })
-            .unwrap();
+        database.apply(&removal("hello")).unwrap();
         assert_eq!(database.attestations("hello").unwrap(), vec![]);
     }
 
@@ -978,10 +1240,50 @@ mod tests {
         );
         assert_eq!(database.owners("/usr/bin/hello").unwrap(), vec!["hello"]);
         assert_eq!(database.decisions("hello").unwrap().len(), 1);
+        assert_eq!(database.actions("hello").unwrap().len(), 1);
         assert_eq!(
             database.footprint("hello").unwrap().as_deref(),
             Some("{\"files\":[]}")
         );
+    }
+
+    #[test]
+    fn scripts_configuration_state_and_runs_are_recorded_and_go_with_the_package() {
+        let (_directory, mut database) = open_temp();
+        let change = Change {
+            removals: vec![],
+            installs: vec![install("hello", "1.0", vec![], vec![])],
+        };
+        database.apply(&change).unwrap();
+        let scripts = database.scripts("hello").unwrap();
+        assert_eq!(scripts, install("hello", "1.0", vec![], vec![]).scripts);
+        // Its postinst runs: not configured until the configure phase says so.
+        assert_eq!(database.configured("hello").unwrap(), Some(false));
+        database.set_configured("hello", true).unwrap();
+        assert_eq!(database.configured("hello").unwrap(), Some(true));
+        assert!(matches!(
+            database.set_configured("absent", false),
+            Err(DatabaseError::NotRecorded { .. })
+        ));
+        let run = ScriptRunRecord {
+            script: "postinst".into(),
+            arguments: vec!["configure".into(), String::new()],
+            sandbox_status: "{}".into(),
+            exit_code: Some(1),
+            ran_at: 7,
+            requests: vec!["systemctl start hello".into()],
+            output: "boom".into(),
+        };
+        database.record_script_run("hello", &run).unwrap();
+        assert_eq!(database.script_runs("hello").unwrap(), vec![run.clone()]);
+        // A reinstall replaces the rows: to be configured again, runs of the
+        // old installation gone with it.
+        database.apply(&change).unwrap();
+        assert_eq!(database.configured("hello").unwrap(), Some(false));
+        assert!(database.script_runs("hello").unwrap().is_empty());
+        database.apply(&removal("hello")).unwrap();
+        assert!(database.scripts("hello").unwrap().is_empty());
+        assert!(database.record_script_run("hello", &run).is_err());
     }
 
     #[test]
@@ -1007,27 +1309,11 @@ mod tests {
             })
             .unwrap();
         assert_eq!(database.owners("/usr/bin").unwrap(), vec!["a", "b"]);
-        database
-            .apply(&Change {
-                removals: vec![PackageRemoval {
-                    name: "a".into(),
-                    keep_conffiles: vec![],
-                }],
-                installs: vec![],
-            })
-            .unwrap();
+        database.apply(&removal("a")).unwrap();
         assert_eq!(database.owners("/usr/bin").unwrap(), vec!["b"]);
         assert!(database.package("a").unwrap().is_none());
         assert!(database.files("a").unwrap().is_empty());
-        database
-            .apply(&Change {
-                removals: vec![PackageRemoval {
-                    name: "b".into(),
-                    keep_conffiles: vec![],
-                }],
-                installs: vec![],
-            })
-            .unwrap();
+        database.apply(&removal("b")).unwrap();
         let remaining: i64 = database
             .connection
             .query_row("SELECT count(*) FROM dirs", [], |row| row.get(0))

@@ -31,6 +31,25 @@ impl Accounts {
         })
     }
 
+    /// The accounts of the given `passwd` and `group` texts (the files a
+    /// transaction is about to put in place).
+    pub fn from_texts(passwd: &str, group: &str) -> Accounts {
+        Accounts {
+            users: parse(passwd),
+            groups: parse(group),
+        }
+    }
+
+    /// Whether the user `name` exists (`root` always does).
+    pub fn knows_user(&self, name: &str) -> bool {
+        name == "root" || self.users.contains_key(name)
+    }
+
+    /// Whether the group `name` exists (`root` always does).
+    pub fn knows_group(&self, name: &str) -> bool {
+        name == "root" || self.groups.contains_key(name)
+    }
+
     /// The ids for `owner:group`. `root` is always 0. A name the root does not
     /// know falls back to 0 with a note, so the operator sees it (dpkg would
     /// fail; pkgward records the fallback instead of guessing a number).

@@ -17,6 +17,7 @@ pub const FAILPOINTS: &[&str] = &[
     "prepare-synced",
     "journal-written",
     "commit-step",
+    "commit-action-step",
     "commit-steps-done",
     "commit-database",
     "commit-journal-removed",

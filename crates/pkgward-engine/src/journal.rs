@@ -37,6 +37,34 @@ pub enum Step {
     Remove { path: String },
     /// Delete the directory `path` if present and empty.
     RemoveDirectory { path: String },
+    /// Rename the staged account files into place while holding
+    /// `/etc/.pwd.lock` (lckpwdf). A missing staged name already happened.
+    AccountFiles { files: Vec<StagedAccountFile> },
+    /// Create the symlink `path` -> `target` (unit enablement) unless it is
+    /// there already.
+    Symlink { path: String, target: String },
+    /// Delete the symlink `path` if it still points to `target`.
+    RemoveSymlink { path: String, target: String },
+    /// Rename `staged` to `path` only if nothing is at `path` (`tmpfiles.d`
+    /// `f`/`L`/`C`): an existing object is kept and the staged one dropped.
+    PlaceIfAbsent { staged: String, path: String },
+    /// Set owner/group/mode of `path` (never through a final symlink; the
+    /// mode is not applied to symlinks).
+    SetAttributes {
+        path: String,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        mode: Option<u32>,
+    },
+}
+
+/// One account file staged at prepare.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagedAccountFile {
+    /// The name in the staging directory.
+    pub staged: String,
+    /// `/etc/passwd`, `/etc/group`, `/etc/shadow` or `/etc/gshadow`.
+    pub path: String,
 }
 
 /// What a committing transaction will do.

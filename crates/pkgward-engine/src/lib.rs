@@ -10,10 +10,12 @@
 //! [`pkgward_plan::Plan`] that was already judged, and refuses a refused one.
 
 pub mod accounts;
+pub mod actions;
 pub mod digest;
 pub mod failpoint;
 pub mod journal;
 pub mod lock;
+pub mod maintainer_scripts;
 pub mod root;
 pub mod snapshot;
 pub mod transaction;
@@ -82,6 +84,8 @@ pub enum EngineError {
     },
     #[error("the database record of `{package}` is invalid: {detail}")]
     CorruptRecord { package: String, detail: String },
+    #[error("{what}: {reason}")]
+    Action { what: String, reason: String },
     #[error("the journal cannot be encoded: {0}")]
     Journal(String),
     #[error(transparent)]

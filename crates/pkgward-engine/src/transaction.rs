@@ -122,7 +122,6 @@ pub fn apply(
             problems: plan.problems.iter().map(ToString::to_string).collect(),
         });
     }
-    let accounts = Accounts::read(root)?;
     let mut notices = Vec::new();
     let state_directory = open_readable_directory(root, STATE_DIRECTORY, true)?;
     let staging_parent = open_readable_directory(root, STAGING_DIRECTORY, true)?;
@@ -151,16 +150,25 @@ pub fn apply(
         )
     })?;
 
-    let prepared = prepare(
+    // The actions phase first: the accounts it creates own staged files too.
+    let prepared = crate::actions::prepare_actions(
         root,
         &staging,
         plan,
-        source,
-        &accounts,
-        options,
+        options.now,
+        options.durability == Durability::FsyncEachFile,
         &mut notices,
     )
-    .and_then(|()| {
+    .and_then(|actions| {
+        prepare(
+            root,
+            &staging,
+            plan,
+            source,
+            &actions.accounts,
+            options,
+            &mut notices,
+        )?;
         // One flush of the whole filesystem instead of an fsync per file.
         match options.durability {
             Durability::SyncFilesystem => syncfs(&staging),
@@ -169,12 +177,14 @@ pub fn apply(
         }
         .map_err(|errno| EngineError::io("cannot sync the staging directory".to_owned(), errno))?;
         failpoint("prepare-synced");
-        let steps = commit_steps(plan, &accounts, &mut notices);
+        let mut steps = actions.first_steps;
+        steps.extend(commit_steps(plan, &actions.accounts, &mut notices));
+        steps.extend(actions.last_steps);
         preflight(root, &steps)?;
-        Ok(steps)
+        Ok((steps, actions.password_lock))
     });
-    let steps = match prepared {
-        Ok(steps) => steps,
+    let (steps, password_lock) = match prepared {
+        Ok(prepared) => prepared,
         Err(error) => {
             // Nothing in the root changed: drop staging and report.
             let _ = remove_staging_directory(&staging_parent, &transaction);
@@ -202,6 +212,7 @@ pub fn apply(
         "commit-step",
         options.durability,
     )?;
+    drop(password_lock);
     Ok(Outcome {
         transaction,
         notices,
@@ -632,7 +643,16 @@ fn preflight(root: &Root, steps: &[Step]) -> Result<(), EngineError> {
                     }
                 }
             }
-            Step::Remove { .. } | Step::RemoveDirectory { .. } => {}
+            Step::Symlink { path, target } => {
+                crate::actions::preflight_symlink(root, path, target)?;
+            }
+            Step::PlaceIfAbsent { path, .. } | Step::SetAttributes { path, .. } => {
+                root.canonical_path(path, false)?;
+            }
+            Step::Remove { .. }
+            | Step::RemoveDirectory { .. }
+            | Step::AccountFiles { .. }
+            | Step::RemoveSymlink { .. } => {}
         }
     }
     Ok(())
@@ -704,16 +724,8 @@ fn run_step(root: &Root, staging: Option<&OwnedFd>, step: &Step) -> Result<(), E
             let Some(staging) = staging else {
                 return Ok(());
             };
-            match statat(staging, staged.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(_) => {}
-                // Already renamed by the run that crashed.
-                Err(Errno::NOENT) => return Ok(()),
-                Err(errno) => {
-                    return Err(EngineError::io(
-                        format!("cannot stat the staged copy of `{path}`"),
-                        errno,
-                    ))
-                }
+            if !crate::actions::staged_still_there(staging, staged, path)? {
+                return Ok(());
             }
             let (parent, leaf) = root
                 .parent(path, Some(DirectoryCreation::DEFAULT))?
@@ -762,6 +774,36 @@ fn run_step(root: &Root, staging: Option<&OwnedFd>, step: &Step) -> Result<(), E
                     errno,
                 )),
             }
+        }
+        Step::AccountFiles { files } => {
+            crate::actions::place_account_files(root, staging, files)?;
+            failpoint("commit-action-step");
+            Ok(())
+        }
+        Step::Symlink { path, target } => {
+            crate::actions::make_symlink(root, path, target)?;
+            failpoint("commit-action-step");
+            Ok(())
+        }
+        Step::RemoveSymlink { path, target } => {
+            crate::actions::remove_symlink(root, path, target)?;
+            failpoint("commit-action-step");
+            Ok(())
+        }
+        Step::PlaceIfAbsent { staged, path } => {
+            crate::actions::place_if_absent(root, staging, staged, path)?;
+            failpoint("commit-action-step");
+            Ok(())
+        }
+        Step::SetAttributes {
+            path,
+            uid,
+            gid,
+            mode,
+        } => {
+            crate::actions::set_attributes(root, path, *uid, *gid, *mode)?;
+            failpoint("commit-action-step");
+            Ok(())
         }
     }
 }
@@ -819,6 +861,30 @@ fn database_change(plan: &Plan, now: i64) -> Change {
                 })
                 .collect(),
             footprint: package.footprint.as_ref().map(ToString::to_string),
+            actions: package
+                .actions
+                .iter()
+                .filter(|action| {
+                    !matches!(
+                        action,
+                        pkgward_plan::actions::PlannedAction::Described { .. }
+                    )
+                })
+                .map(|action| {
+                    let detail = serde_json::to_value(action).unwrap_or_default();
+                    pkgward_db::ActionRecord {
+                        kind: detail["action"].as_str().unwrap_or_default().to_owned(),
+                        detail: detail.to_string(),
+                    }
+                })
+                .collect(),
+            scripts: package
+                .scripts
+                .iter()
+                .map(|script| {
+                    crate::maintainer_scripts::script_record(script, &package.script_writable_paths)
+                })
+                .collect(),
         })
         .collect();
     Change { removals, installs }
@@ -889,14 +955,21 @@ fn file_record(package: &PackagePlan, placement: &Placement) -> FileRecord {
 fn sync_changed_directories(root: &Root, steps: &[Step]) -> Result<(), EngineError> {
     let mut parents = std::collections::BTreeSet::new();
     for step in steps {
-        let path = match step {
+        let paths: Vec<&String> = match step {
             Step::MakeDirectory { path, .. }
             | Step::Place { path, .. }
             | Step::Remove { path }
-            | Step::RemoveDirectory { path } => path,
+            | Step::RemoveDirectory { path }
+            | Step::Symlink { path, .. }
+            | Step::RemoveSymlink { path, .. }
+            | Step::PlaceIfAbsent { path, .. }
+            | Step::SetAttributes { path, .. } => vec![path],
+            Step::AccountFiles { files } => files.iter().map(|file| &file.path).collect(),
         };
-        if let Some((parent, _)) = crate::root::split_parent(path) {
-            parents.insert(parent.to_owned());
+        for path in paths {
+            if let Some((parent, _)) = crate::root::split_parent(path) {
+                parents.insert(parent.to_owned());
+            }
         }
     }
     for parent in parents {

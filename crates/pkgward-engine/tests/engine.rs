@@ -126,10 +126,13 @@ fn package_plan(
             .collect(),
         obsolete_files: vec![],
         obsolete_dirs: vec![],
-        pending_scripts: vec![],
+        scripts: vec![],
+        script_writable_paths: vec![],
         decisions: vec![],
         notices: vec![],
         footprint: Some(serde_json::json!({ "package": name, "version": version })),
+        actions: vec![],
+        stale_links: vec![],
     }
 }
 
@@ -660,6 +663,8 @@ fn removal_deletes_files_and_directories_of_the_last_owner_only() {
             delete_files: vec!["/usr/share/a/x".into()],
             keep_conffiles: vec![],
             delete_dirs: vec!["/usr/share/a".into()],
+            remove_links: vec![],
+            remove_alternatives: vec![],
         }],
         problems: vec![],
     };

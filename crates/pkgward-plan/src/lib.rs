@@ -4,6 +4,8 @@
 //! plan needs from the root (what is installed, on-disk conffile digests,
 //! resolved paths) is passed in by the caller.
 
+pub mod actions;
+pub mod maintainer_scripts;
 pub mod plan;
 pub mod planner;
 

@@ -44,8 +44,15 @@ pub struct PackagePlan {
     pub obsolete_files: Vec<String>,
     /// Directories whose last owner goes with this plan: removed if empty.
     pub obsolete_dirs: Vec<String>,
-    /// Maintainer scripts the package ships that pkgward does not run yet.
-    pub pending_scripts: Vec<String>,
+    /// Every maintainer script the package ships, classified, with whether
+    /// and why it runs (`maintainer_scripts.rs`). Recorded in the database at
+    /// commit so removal can run `prerm`/`postrm`.
+    #[serde(default)]
+    pub scripts: Vec<PlannedScript>,
+    /// Paths inside the root the package's scripts may write (the writable
+    /// paths rule of `docs/sandbox.md`).
+    #[serde(default)]
+    pub script_writable_paths: Vec<String>,
     /// The policy decisions taken for this package.
     pub decisions: Vec<PlannedDecision>,
     /// Notes for the operator (conffile kept, owner name missing, …).
@@ -56,6 +63,56 @@ pub struct PackagePlan {
     /// at commit; the next upgrade compares against it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub footprint: Option<serde_json::Value>,
+    /// Declarative actions pkgward carries out for this package instead of
+    /// its maintainer scripts (accounts, unit enablement, …), each already
+    /// judged; filled in by the caller with [`crate::actions::plan_actions`].
+    #[serde(default)]
+    pub actions: Vec<crate::actions::PlannedAction>,
+    /// On upgrade: enablement symlinks the previous version's actions made
+    /// that the new version's do not, removed at commit.
+    #[serde(default)]
+    pub stale_links: Vec<crate::actions::ActionSymlink>,
+}
+
+/// One maintainer script of a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedScript {
+    /// `preinst`, `postinst`, `prerm`, `postrm` or `config`.
+    pub name: String,
+    /// The `#!` line's interpreter (with its arguments), if any.
+    pub interpreter: Option<String>,
+    /// `FullyDeclarative`, `DeclarativeWithResidue` or `NeedsUnconfined`.
+    pub classification: String,
+    /// Whether it runs (in the sandbox) at its dpkg phase.
+    pub run: bool,
+    /// Why it runs or does not.
+    pub why: String,
+    /// The first residue lines (`line N: category: text`).
+    pub residue: Vec<String>,
+    /// The script's bytes, base64 (standard alphabet).
+    pub content: String,
+}
+
+impl PlannedScript {
+    /// Base64 of `bytes`, for [`PlannedScript::content`].
+    pub fn encode(bytes: &[u8]) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// The script's bytes; `None` if `content` is not base64 (a tampered
+    /// plan or record).
+    pub fn bytes(&self) -> Option<Vec<u8>> {
+        decode_script_content(&self.content)
+    }
+}
+
+/// The bytes of a script's base64 `content` (plan or database record).
+pub fn decode_script_content(content: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(content)
+        .ok()
 }
 
 /// What kind of filesystem object a placement creates.
@@ -124,6 +181,14 @@ pub struct RemovalPlan {
     pub keep_conffiles: Vec<String>,
     /// Directories whose last owner goes: removed if empty, deepest first.
     pub delete_dirs: Vec<String>,
+    /// Symlinks the package's actions created (unit enablement): removed
+    /// when they still point where pkgward made them point. Accounts stay.
+    #[serde(default)]
+    pub remove_links: Vec<crate::actions::ActionSymlink>,
+    /// Alternatives the package registered: `(name, path)` choices removed
+    /// (dpkg's `update-alternatives --remove`), the links re-pointed.
+    #[serde(default)]
+    pub remove_alternatives: Vec<(String, String)>,
 }
 
 /// One policy decision for the plan, printable.
@@ -245,8 +310,8 @@ impl std::fmt::Display for Problem {
 
 impl Plan {
     /// The human rendering `--dry-run` prints: every package with its
-    /// placements summarised, obsolete files, conffile actions, pending
-    /// scripts, decisions, and every problem.
+    /// placements summarised, obsolete files, conffile actions, maintainer
+    /// scripts (which run and why), decisions, and every problem.
     pub fn render_human(&self) -> String {
         use std::fmt::Write;
         let mut text = String::new();
@@ -303,11 +368,42 @@ impl Plan {
             for path in &package.obsolete_files {
                 let _ = writeln!(text, "  remove obsolete: {path}");
             }
-            if !package.pending_scripts.is_empty() {
+            for script in &package.scripts {
                 let _ = writeln!(
                     text,
-                    "  pending scripts (not run): {}",
-                    package.pending_scripts.join(", ")
+                    "  script {}: {} ({}: {})",
+                    script.name,
+                    if script.run {
+                        "runs in the sandbox"
+                    } else {
+                        "not run"
+                    },
+                    script.classification,
+                    script.why
+                );
+                for line in &script.residue {
+                    let _ = writeln!(text, "    residue {line}");
+                }
+            }
+            if package.scripts.iter().any(|script| script.run) {
+                let _ = writeln!(
+                    text,
+                    "  scripts may write: {}",
+                    if package.script_writable_paths.is_empty() {
+                        "nothing but a private /tmp".to_owned()
+                    } else {
+                        package.script_writable_paths.join(", ")
+                    }
+                );
+            }
+            for action in &package.actions {
+                let _ = writeln!(text, "  action: {action}");
+            }
+            for symlink in &package.stale_links {
+                let _ = writeln!(
+                    text,
+                    "  remove stale link: {} -> {}",
+                    symlink.link, symlink.target
                 );
             }
             for decision in &package.decisions {
@@ -334,6 +430,16 @@ impl Plan {
             );
             for path in &removal.keep_conffiles {
                 let _ = writeln!(text, "  keep modified conffile: {path}");
+            }
+            for (name, path) in &removal.remove_alternatives {
+                let _ = writeln!(text, "  remove alternative: {name} {path}");
+            }
+            for symlink in &removal.remove_links {
+                let _ = writeln!(
+                    text,
+                    "  remove link: {} -> {}",
+                    symlink.link, symlink.target
+                );
             }
         }
         if !self.problems.is_empty() {

@@ -59,8 +59,14 @@ pub trait Judge {
     fn place(&self, package: &Package, repo: &str, path: &str, kind: EntryKind) -> PlannedDecision;
     /// May `package` keep setuid/setgid bits on `path`?
     fn setuid(&self, package: &Package, repo: &str, path: &str) -> PlannedDecision;
-    /// May `package` have its maintainer scripts (which pkgward does not run yet)?
-    fn scripts(&self, package: &Package, repo: &str) -> PlannedDecision;
+    /// May `package`'s maintainer scripts run in `mode` (the most any of its
+    /// scripts needs; `none` when every script is fully declarative)?
+    fn scripts(
+        &self,
+        package: &Package,
+        repo: &str,
+        mode: pkgward_policy::ScriptMode,
+    ) -> PlannedDecision;
 }
 
 fn allowed(decision: &PlannedDecision) -> bool {
@@ -485,31 +491,15 @@ fn plan_package<'a>(
             conffile_original_digest,
         });
     }
-    let mut pending_scripts = Vec::new();
-    if !package.scripts.is_empty() {
-        let decision = judge.scripts(package, &request.repo);
-        if allowed(&decision) {
-            pending_scripts = package
-                .scripts
-                .iter()
-                .map(|script| script.name.as_str().to_owned())
-                .collect();
-        } else {
-            problems.push(Problem::Denied {
-                package: package.name.clone(),
-                item: format!(
-                    "maintainer scripts ({})",
-                    package
-                        .scripts
-                        .iter()
-                        .map(|script| script.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                because: decision.because.clone(),
-                hint: decision.hint.clone(),
-            });
-        }
+    let directories = crate::maintainer_scripts::package_directories(
+        placements
+            .iter()
+            .map(|placement| (placement.path.as_str(), entry_kind(placement.kind))),
+    );
+    let scripts_plan =
+        crate::maintainer_scripts::plan_scripts(package, &request.repo, judge, &directories);
+    problems.extend(scripts_plan.problem);
+    if let Some(decision) = scripts_plan.decision {
         decisions.insert(
             ("scripts".to_owned(), String::new()),
             (
@@ -545,12 +535,24 @@ fn plan_package<'a>(
         placements,
         obsolete_files: vec![],
         obsolete_dirs: vec![],
-        pending_scripts,
+        scripts: scripts_plan.scripts,
+        script_writable_paths: scripts_plan.writable_paths,
         decisions,
         notices: vec![],
         footprint: None,
+        actions: vec![],
+        stale_links: vec![],
     };
     (plan, problems)
+}
+
+fn entry_kind(kind: PlacementKind) -> EntryKind {
+    match kind {
+        PlacementKind::Dir => EntryKind::Dir,
+        PlacementKind::File => EntryKind::File,
+        PlacementKind::Symlink => EntryKind::Symlink,
+        PlacementKind::Hardlink => EntryKind::Hardlink,
+    }
 }
 
 /// dpkg's conffile rules, from the recorded digest and what is on disk.
@@ -695,6 +697,8 @@ pub fn plan_removal(snapshot: &Snapshot, names: &[String], purge: bool) -> Plan 
             delete_files,
             keep_conffiles,
             delete_dirs,
+            remove_links: Vec::new(),
+            remove_alternatives: Vec::new(),
         });
     }
     // Reverse dependencies: an installed package that stays and whose
@@ -810,8 +814,17 @@ mod tests {
         fn setuid(&self, _: &Package, _: &str, _: &str) -> PlannedDecision {
             decision(self.allow_setuid, "test.toml:3 setuid")
         }
-        fn scripts(&self, _: &Package, _: &str) -> PlannedDecision {
-            decision(self.allow_scripts, "test.toml:4 scripts")
+        fn scripts(
+            &self,
+            _: &Package,
+            _: &str,
+            mode: pkgward_policy::ScriptMode,
+        ) -> PlannedDecision {
+            // Like the real policy: nothing to run is always allowed.
+            decision(
+                self.allow_scripts || mode == pkgward_policy::ScriptMode::None,
+                "test.toml:4 scripts",
+            )
         }
     }
 
@@ -1079,7 +1092,7 @@ mod tests {
         tool.scripts = vec![Script {
             name: ScriptName::Postinst,
             interpreter: Some("/bin/sh".into()),
-            bytes: b"#!/bin/sh\n".to_vec(),
+            bytes: b"#!/bin/sh\nset -e\nfrobnicate --now\n".to_vec(),
         }];
         let judge = TestJudge {
             deny_prefix: Some("/etc/cron.d"),
@@ -1100,15 +1113,55 @@ mod tests {
             "{texts:?}"
         );
         assert!(
-            texts[1].contains("maintainer scripts (postinst)"),
+            texts[1].contains("`sandboxed` maintainer scripts (postinst)"),
             "{texts:?}"
         );
         let plan = plan_install(&Snapshot::default(), &[request(&tool)], &ALLOW);
         assert!(plan.problems.is_empty());
-        assert_eq!(plan.packages[0].pending_scripts, ["postinst"]);
+        let script = &plan.packages[0].scripts[0];
+        assert_eq!(
+            (
+                script.name.as_str(),
+                script.run,
+                script.classification.as_str()
+            ),
+            ("postinst", true, "DeclarativeWithResidue")
+        );
+        assert_eq!(
+            script.bytes().unwrap(),
+            b"#!/bin/sh\nset -e\nfrobnicate --now\n"
+        );
+        assert_eq!(
+            plan.packages[0].script_writable_paths,
+            [
+                "/run/tool",
+                "/var/cache/tool",
+                "/var/lib/tool",
+                "/var/log/tool"
+            ]
+        );
         assert!(plan
             .render_human()
-            .contains("pending scripts (not run): postinst"));
+            .contains("script postinst: runs in the sandbox (DeclarativeWithResidue"));
+    }
+
+    #[test]
+    fn fully_declarative_scripts_never_run_and_need_no_script_grant() {
+        let mut tool = package("tool", "1", &[], &[("/usr/bin/tool", "t")]);
+        tool.scripts = vec![Script {
+            name: ScriptName::Postinst,
+            interpreter: Some("/bin/sh".into()),
+            bytes: b"#!/bin/sh\nset -e\n".to_vec(),
+        }];
+        let judge = TestJudge {
+            deny_prefix: None,
+            allow_setuid: false,
+            allow_scripts: false,
+        };
+        let plan = plan_install(&Snapshot::default(), &[request(&tool)], &judge);
+        assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+        assert!(!plan.packages[0].scripts[0].run);
+        assert!(plan.packages[0].script_writable_paths.is_empty());
     }
 
     #[test]

@@ -240,7 +240,18 @@ fn confine(spec: &Spec, mapping: UserMapping) -> Result<Prepared, String> {
     let capability_bounding_set = drop_capabilities(spec.keep_file_ownership_capabilities)?;
 
     kernel::set_no_new_privileges().map_err(|error| format!("cannot set no_new_privs: {error}"))?;
-    let landlock = landlock_rules::restrict(&spec.writable, spec.landlock)?;
+    let writable: Vec<std::path::PathBuf> = spec
+        .writable
+        .iter()
+        .cloned()
+        .chain(
+            spec.binds
+                .iter()
+                .filter(|bind| bind.writable)
+                .map(|bind| bind.target.clone()),
+        )
+        .collect();
+    let landlock = landlock_rules::restrict(&writable, spec.landlock)?;
     let seccomp = if spec.seccomp {
         let filter = syscall_filter::build()
             .map_err(|error| format!("cannot build the seccomp filter: {error}"))?;

@@ -27,8 +27,8 @@ pub use helper::{run_helper_if_requested, HELPER_ARGV0};
 pub use landlock_rules::kernel_abi as landlock_kernel_abi;
 pub use run::{run, user_namespaces_available, HelperProgram, SandboxError, CAPTURE_LIMIT};
 pub use spec::{
-    default_environment, LandlockRequirement, Network, ResourceLimits, Spec, SpecError,
-    DEFAULT_PATH,
+    default_environment, Bind, LandlockRequirement, Network, Overlay, ResourceLimits, Spec,
+    SpecError, DEFAULT_PATH,
 };
 pub use status::{
     CommandExit, Enforcement, LandlockStatus, Outcome, ProcessLimit, SeccompStatus, Status,

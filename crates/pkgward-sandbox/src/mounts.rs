@@ -79,6 +79,33 @@ pub(crate) fn build_and_enter(spec: &Spec) -> Result<(), String> {
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
+    // Host paths of binds and overlay layers are opened now too: once the
+    // root covers the host's `/tmp`, a host path under `/tmp` names
+    // something else.
+    let bind_sources = spec
+        .binds
+        .iter()
+        .map(|extra| {
+            kernel::open_path(&extra.source, false).map_err(|error| {
+                format!(
+                    "bind source `{}` cannot be opened: {error}",
+                    extra.source.display()
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let overlay_layers = spec
+        .overlays
+        .iter()
+        .map(|overlay| {
+            kernel::open_path(&overlay.layer, true).map_err(|error| {
+                format!(
+                    "overlay layer `{}` cannot be opened: {error}",
+                    overlay.layer.display()
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
     let devices = DEVICES
         .iter()
         .map(|name| {
@@ -153,6 +180,9 @@ pub(crate) fn build_and_enter(spec: &Spec) -> Result<(), String> {
             )
         })?;
     }
+
+    mount_overlays(&new_root, &overlay_layers, spec)?;
+    mount_binds(&new_root, &bind_sources, spec)?;
 
     for source in &writable {
         let target = mount_point(&new_root, &source.inside, source.directory, spec)?;
@@ -243,6 +273,68 @@ fn mount_devices(new_root: &OwnedFd, devices: &[OwnedFd], spec: &Spec) -> Result
     // files next to the five devices (the binds stay writable).
     kernel::mount_setattr(&dev, MOUNT_ATTR_RDONLY, 0, false)
         .map_err(|error| format!("cannot make `/dev` read-only: {error}"))
+}
+
+/// The spec's read-only overlays (see [`crate::Overlay`]): overlayfs with two
+/// lower layers and no upper layer is read-only by construction. Allowed in a
+/// user namespace since Linux 5.11.
+fn mount_overlays(new_root: &OwnedFd, layers: &[OwnedFd], spec: &Spec) -> Result<(), String> {
+    for (overlay, layer) in spec.overlays.iter().zip(layers) {
+        let target = kernel::open_path_in_root(new_root, &overlay.target).map_err(|error| {
+            format!(
+                "overlay target `{}` is not a directory of root `{}`: {error}",
+                overlay.target.display(),
+                spec.root.display()
+            )
+        })?;
+        if !kernel::is_directory(&target).map_err(|error| error.to_string())? {
+            return Err(format!(
+                "overlay target `{}` is not a directory",
+                overlay.target.display()
+            ));
+        }
+        let options = format!(
+            "lowerdir={}:{}",
+            kernel::fd_path(layer).to_string_lossy(),
+            kernel::fd_path(&target).to_string_lossy()
+        );
+        kernel::mount(
+            Some(c"overlay"),
+            &kernel::fd_path(&target),
+            Some(c"overlay"),
+            libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+            Some(&CString::new(options).map_err(|_| "overlay options contain NUL".to_owned())?),
+        )
+        .map_err(|error| {
+            format!(
+                "cannot mount an overlay on `{}`: {error}",
+                overlay.target.display()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// The spec's binds of host paths into the private `/tmp` and `/run`.
+fn mount_binds(new_root: &OwnedFd, sources: &[OwnedFd], spec: &Spec) -> Result<(), String> {
+    for (extra, source) in spec.binds.iter().zip(sources) {
+        let directory = kernel::is_directory(source).map_err(|error| error.to_string())?;
+        let target = mount_point(new_root, &extra.target, directory, spec)?;
+        bind(source, &target, &extra.target)?;
+        let mounted = reopen(new_root, &extra.target)?;
+        let (set, clear) = if extra.writable {
+            (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY)
+        } else {
+            (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0)
+        };
+        kernel::mount_setattr(&mounted, set, clear, true).map_err(|error| {
+            format!(
+                "cannot set the flags of bind `{}`: {error}",
+                extra.target.display()
+            )
+        })?;
+    }
+    Ok(())
 }
 
 fn bind(source: &OwnedFd, target: &OwnedFd, inside: &Path) -> Result<(), String> {

@@ -44,6 +44,36 @@ pub struct Spec {
     /// capabilities of the sandbox's user namespace only. Off by default:
     /// then every capability set of the command is empty.
     pub keep_file_ownership_capabilities: bool,
+    /// Host paths mounted at chosen places in the sandbox's own tmpfs
+    /// (`/tmp`, `/run`): the engine's private files for one run (a
+    /// maintainer script, its shims, the shims' request log). Never a write
+    /// into the root.
+    #[serde(default)]
+    pub binds: Vec<Bind>,
+    /// Read-only overlays: a host directory's entries shown on top of one of
+    /// the root's own directories (a `policy-rc.d` in `/usr/sbin`), without
+    /// writing into the root.
+    #[serde(default)]
+    pub overlays: Vec<Overlay>,
+}
+
+/// A host path mounted at `target`, which must lie beneath `/tmp` or `/run`
+/// (the sandbox's private tmpfs, where the mount point is created).
+/// Writable binds are also writable under Landlock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bind {
+    pub source: PathBuf,
+    pub target: PathBuf,
+    pub writable: bool,
+}
+
+/// A read-only overlayfs at `target` (a directory of the root, resolved
+/// inside it): `layer`'s entries (a host directory) hide the root's entries of
+/// the same name; the root's other entries stay visible.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overlay {
+    pub layer: PathBuf,
+    pub target: PathBuf,
 }
 
 /// Network policy of the sandbox.
@@ -121,6 +151,10 @@ pub enum SpecError {
     ZeroTimeout,
     #[error("landlock minimum ABI {minimum_abi} is not a Landlock ABI (1 or more)")]
     BadLandlockAbi { minimum_abi: u8 },
+    #[error("bind target `{path}` must lie beneath `/tmp` or `/run`")]
+    BindOutsidePrivateTmpfs { path: PathBuf },
+    #[error("path `{path}` contains `,` or `:`, which overlay options cannot carry")]
+    OverlayOptionCharacter { path: PathBuf },
 }
 
 impl Spec {
@@ -141,6 +175,8 @@ impl Spec {
             landlock: LandlockRequirement::Refuse { minimum_abi: 3 },
             seccomp: true,
             keep_file_ownership_capabilities: false,
+            binds: Vec::new(),
+            overlays: Vec::new(),
         }
     }
 
@@ -165,6 +201,29 @@ impl Spec {
         check_path(&self.root)?;
         for path in self.writable.iter().chain(&self.readable) {
             check_path(path)?;
+        }
+        for bind in &self.binds {
+            check_path(&bind.source)?;
+            check_path(&bind.target)?;
+            let beneath_tmpfs = ["/tmp", "/run"]
+                .iter()
+                .any(|tmpfs| bind.target.starts_with(tmpfs) && bind.target != Path::new(tmpfs));
+            if !beneath_tmpfs {
+                return Err(SpecError::BindOutsidePrivateTmpfs {
+                    path: bind.target.clone(),
+                });
+            }
+        }
+        for overlay in &self.overlays {
+            check_path(&overlay.layer)?;
+            check_path(&overlay.target)?;
+            // The layer's host path is written into the mount options, whose
+            // separators are `,` (options) and `:` (layers).
+            if overlay.layer.to_string_lossy().contains([',', ':']) {
+                return Err(SpecError::OverlayOptionCharacter {
+                    path: overlay.layer.clone(),
+                });
+            }
         }
         if let Some(path) = self.writable.iter().find(|path| path == &Path::new("/")) {
             return Err(SpecError::WritableRoot { path: path.clone() });
@@ -259,6 +318,34 @@ mod tests {
         assert!(matches!(
             spec.validate(),
             Err(SpecError::WritableRoot { .. })
+        ));
+    }
+
+    #[test]
+    fn binds_must_target_the_private_tmpfs_and_overlays_plain_paths() {
+        let mut spec = Spec::new(vec!["true".into()]);
+        spec.binds.push(Bind {
+            source: "/tmp/x".into(),
+            target: "/usr/bin/x".into(),
+            writable: false,
+        });
+        assert_eq!(
+            spec.validate(),
+            Err(SpecError::BindOutsidePrivateTmpfs {
+                path: "/usr/bin/x".into()
+            })
+        );
+        spec.binds[0].target = "/run".into();
+        assert!(spec.validate().is_err());
+        spec.binds[0].target = "/run/pkgward/x".into();
+        assert_eq!(spec.validate(), Ok(()));
+        spec.overlays.push(Overlay {
+            layer: "/tmp/a,upperdir=/etc".into(),
+            target: "/usr/sbin".into(),
+        });
+        assert!(matches!(
+            spec.validate(),
+            Err(SpecError::OverlayOptionCharacter { .. })
         ));
     }
 

@@ -399,6 +399,75 @@ fn private_tmp_is_writable_and_leaves_nothing_behind() {
     assert!(!fixture.root.path().join("tmp/scratch").exists());
 }
 
+// --- binds and overlays (the engine's private files for maintainer scripts) --
+
+#[test]
+fn binds_into_run_are_read_only_or_writable_as_asked_and_never_touch_the_root() {
+    skip_unless_sandbox_works!();
+    let fixture = Fixture::new();
+    let read_only = tempfile::tempdir().unwrap();
+    let writable = tempfile::tempdir().unwrap();
+    let with_binds = |case: &str, path: &str| {
+        let mut spec = fixture.spec(case, &[path]);
+        spec.binds = vec![
+            pkgward_sandbox::Bind {
+                source: read_only.path().to_owned(),
+                target: "/run/pkgward/ro".into(),
+                writable: false,
+            },
+            pkgward_sandbox::Bind {
+                source: writable.path().to_owned(),
+                target: "/run/pkgward/rw".into(),
+                writable: true,
+            },
+        ];
+        spec
+    };
+    let outcome = fixture.run(&with_binds("create", "/run/pkgward/ro/x"));
+    let line = report_line("create", &outcome);
+    assert!(line == "errno EROFS" || line == "errno EACCES", "{line}");
+    assert!(!read_only.path().join("x").exists());
+    let outcome = fixture.run(&with_binds("create", "/run/pkgward/rw/x"));
+    assert_eq!(report_line("create", &outcome), "ok");
+    assert_eq!(
+        std::fs::read(writable.path().join("x")).unwrap(),
+        b"escaped\n"
+    );
+    assert!(!fixture.root.path().join("run/pkgward").exists());
+}
+
+#[test]
+fn an_overlay_shows_its_layer_over_a_root_directory_read_only() {
+    skip_unless_sandbox_works!();
+    let fixture = Fixture::new();
+    let layer = tempfile::tempdir().unwrap();
+    std::fs::write(layer.path().join("policy-rc.d"), b"layer secret\n").unwrap();
+    let with_overlay = |case: &str, args: &[&str]| {
+        let mut spec = fixture.spec(case, args);
+        spec.overlays = vec![pkgward_sandbox::Overlay {
+            layer: layer.path().to_owned(),
+            target: "/etc".into(),
+        }];
+        spec
+    };
+    let outcome = fixture.run(&with_overlay(
+        "read-secret",
+        &["/etc/policy-rc.d", "layer secret"],
+    ));
+    assert_eq!(
+        report_line("read-secret", &outcome),
+        "ok contains-secret=true"
+    );
+    // The root's own entries stay visible beneath the layer.
+    let outcome = fixture.run(&with_overlay("read-secret", &["/etc/sentinel", "sentinel"]));
+    assert!(report_line("read-secret", &outcome).starts_with("ok"));
+    let outcome = fixture.run(&with_overlay("create", &["/etc/policy-rc.d-new"]));
+    let line = report_line("create", &outcome);
+    assert!(line == "errno EROFS" || line == "errno EACCES", "{line}");
+    assert!(!fixture.root.path().join("etc/policy-rc.d").exists());
+    assert_eq!(std::fs::read_dir(layer.path()).unwrap().count(), 1);
+}
+
 // --- C34: truncate --------------------------------------------------------
 
 #[test]

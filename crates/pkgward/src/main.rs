@@ -62,6 +62,10 @@ enum Command {
     Audit(commands::audit::Args),
     /// Show the effective policy, the embedded default, or the catalog.
     Policy(commands::policy::Args),
+    /// Show an installed package's maintainer scripts and their sandboxed runs.
+    Scripts(commands::script_phases::Args),
+    /// Run the postinst of half-configured packages again.
+    Configure(commands::script_phases::ConfigureArgs),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +93,8 @@ fn main() -> ExitCode {
         Command::Explain(args) => commands::explain::run(&args),
         Command::Audit(args) => commands::audit::run(&args),
         Command::Policy(args) => commands::policy::run(&args),
+        Command::Scripts(args) => commands::script_phases::run(&args),
+        Command::Configure(args) => commands::script_phases::configure(&args),
     };
     match result {
         Ok(code) => code,

@@ -721,16 +721,20 @@ fn the_python3_curl_jq_closure_matches_dpkg_x() {
     let root_path = root_string(ours.path());
     // The closure ships files in guarded locations (NSS modules, cron, dpkg
     // config, sitecustomize, ...): the default policy refuses them, so the
-    // conformance run grants every guarded location to this repo.
+    // conformance run grants every guarded location to this repo. It
+    // compares files with `dpkg -x`, which runs no script and makes no
+    // declarative action: `--files-only` (libc6's scripts need `unconfined`,
+    // granted so the plan is accepted).
     let grants_directory = tempfile::tempdir().unwrap();
     let grants = grants_directory.path().join("grants.toml");
     std::fs::write(
         &grants,
-        "[[grant]]\nrepo = \"local\"\npackage = \"*\"\npaths = [\"/**\"]\nguarded = [\"*\"]\nscripts = \"sandboxed\"\n",
+        "[[grant]]\nrepo = \"local\"\npackage = \"*\"\npaths = [\"/**\"]\nguarded = [\"*\"]\nscripts = \"unconfined\"\n",
     )
     .unwrap();
     let mut arguments = vec![
         "install".to_owned(),
+        "--files-only".to_owned(),
         "--root".to_owned(),
         root_path.clone(),
         "--grants".to_owned(),

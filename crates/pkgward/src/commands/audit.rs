@@ -21,6 +21,12 @@ pub struct Args {
     /// Write least-privilege grants for all packages to FILE.
     #[arg(long, value_name = "FILE")]
     pub suggest_grants: Option<PathBuf>,
+    /// Also show the declarative actions each package would get (accounts,
+    /// unit enablement, tmpfiles, path attributes, alternatives) and what the
+    /// policy would refuse; with `--json`, one object with `footprints` and
+    /// `actions`.
+    #[arg(long)]
+    pub actions: bool,
     #[command(flatten)]
     pub source: PolicySource,
 }
@@ -29,9 +35,23 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // The catalog may be extended by the policy's `[[guarded]]` entries.
     let compiled = args.source.compile()?;
     let mut footprints = Vec::new();
+    let mut actions = Vec::new();
     for path in &args.packages {
         let (package, declarations) = read_package(path)?;
         footprints.push(footprint_with(&package, &declarations, &compiled));
+        if args.actions {
+            let planned = super::actions::audit_actions(
+                &package,
+                &declarations,
+                &compiled,
+                &args.source.repo,
+            );
+            actions.push(serde_json::json!({
+                "package": package.name,
+                "actions": planned.actions,
+                "refused": planned.problems,
+            }));
+        }
     }
     if let Some(path) = &args.suggest_grants {
         let mut text = String::from("# Least-privilege grants written by `pkgward audit --suggest-grants`.\n# Use with `pkgward verify --grants FILE` (schema: docs/policy.md).\n\n");
@@ -42,14 +62,38 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         fs_err::write(path, text)
             .with_context(|| format!("cannot write grants to `{}`", path.display()))?;
     }
-    if args.json {
+    if args.json && args.actions {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "footprints": footprints, "actions": actions })
+            )?
+        );
+    } else if args.json {
         println!("{}", serde_json::to_string_pretty(&footprints)?);
     } else {
-        for footprint in &footprints {
+        for (index, footprint) in footprints.iter().enumerate() {
             print!("{}", human_footprint(footprint));
+            if let Some(entry) = actions.get(index) {
+                print!("{}", human_actions(entry)?);
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn human_actions(entry: &serde_json::Value) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let planned: Vec<pkgward_plan::actions::PlannedAction> =
+        serde_json::from_value(entry["actions"].clone())?;
+    let refused: Vec<pkgward_plan::Problem> = serde_json::from_value(entry["refused"].clone())?;
+    for action in &planned {
+        let _ = writeln!(out, "  action: {action}");
+    }
+    for problem in &refused {
+        let _ = writeln!(out, "  refused: {problem}");
+    }
+    Ok(out)
 }
 
 fn human_footprint(footprint: &Footprint) -> String {

@@ -13,6 +13,11 @@ pub struct Args {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// List the declarative actions pkgward carried out for the package
+    /// (accounts, unit enablement, tmpfiles, path attributes, alternatives)
+    /// instead of its paths.
+    #[arg(long)]
+    pub actions: bool,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -29,6 +34,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 root.path().display()
             )
         })?;
+    if args.actions {
+        return print_actions(&database.database, args);
+    }
     let dirs = database.database.dirs(&args.package)?;
     let files = database.database.files(&args.package)?;
     if args.json {
@@ -52,6 +60,23 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         paths.sort_unstable();
         for path in paths {
             println!("{path}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_actions(database: &pkgward_db::Database, args: &Args) -> anyhow::Result<ExitCode> {
+    let mut actions = Vec::new();
+    for record in database.actions(&args.package)? {
+        let action: pkgward_plan::actions::PlannedAction = serde_json::from_str(&record.detail)
+            .with_context(|| format!("recorded action of `{}` is not valid", args.package))?;
+        actions.push(action);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&actions)?);
+    } else {
+        for action in &actions {
+            println!("{action}");
         }
     }
     Ok(ExitCode::SUCCESS)

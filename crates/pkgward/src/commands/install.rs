@@ -24,6 +24,8 @@ pub struct RootArgs {
     pub root: PathBuf,
 }
 
+// Each bool is a command-line flag.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Package files (`.deb`).
@@ -44,9 +46,22 @@ pub struct Args {
     /// (for repos whose policy has a `verifiers` rule).
     #[arg(long, value_name = "DIR")]
     pub attestations: Option<PathBuf>,
+    /// Do not refuse these packages for unmet Depends/Pre-Depends (dpkg's
+    /// `--ignore-depends`): for roots whose dependencies another tool provides.
+    #[arg(long, value_name = "PACKAGE", value_delimiter = ',')]
+    pub ignore_depends: Vec<String>,
     /// Print the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run no maintainer script (declarative actions are still applied).
+    /// Packages whose postinst would run are recorded half-configured.
+    #[arg(long)]
+    pub no_scripts: bool,
+    /// Place files only, like `dpkg -x`: no maintainer script and no
+    /// declarative action (accounts, enablement links, tmpfiles,
+    /// alternatives). Implies `--no-scripts`.
+    #[arg(long)]
+    pub files_only: bool,
     /// Print the plan (and result) as JSON.
     #[arg(long)]
     pub json: bool,
@@ -94,7 +109,7 @@ pub(crate) fn take_lock(root: &Root, wait: u64) -> anyhow::Result<RootLock> {
 
 /// The decisions of the compiled policy (`--policy`, `--grants`, or the
 /// embedded default). Per-package rules are compiled once and cached.
-struct PolicyJudge<'p> {
+pub(crate) struct PolicyJudge<'p> {
     compiled: &'p pkgward_policy::CompiledPolicy,
     installed: Vec<pkgward_policy::InstalledOwner>,
     rules: std::cell::RefCell<
@@ -126,6 +141,16 @@ fn planned(decision: &pkgward_policy::Decision) -> PlannedDecision {
             decision.because.rule
         ),
         hint: decision.hint.clone(),
+    }
+}
+
+/// A judge with the compiled policy and no installed owners (for commands
+/// that judge packages outside a root's installed state, like `audit`).
+pub(crate) fn policy_judge(compiled: &pkgward_policy::CompiledPolicy) -> PolicyJudge<'_> {
+    PolicyJudge {
+        compiled,
+        installed: Vec::new(),
+        rules: std::cell::RefCell::new(std::collections::HashMap::new()),
     }
 }
 
@@ -165,6 +190,32 @@ impl PolicyJudge<'_> {
     }
 }
 
+impl pkgward_plan::actions::ActionJudge for PolicyJudge<'_> {
+    fn user(&self, package: &Package, repo: &str, name: &str, uid_zero: bool) -> PlannedDecision {
+        self.decide(
+            package,
+            repo,
+            &pkgward_policy::Request::User { name, uid_zero },
+        )
+    }
+    fn group(&self, package: &Package, repo: &str, name: &str) -> PlannedDecision {
+        self.decide(package, repo, &pkgward_policy::Request::Group { name })
+    }
+    fn service(
+        &self,
+        package: &Package,
+        repo: &str,
+        unit: &str,
+        runs_as: Option<&str>,
+    ) -> PlannedDecision {
+        self.decide(
+            package,
+            repo,
+            &pkgward_policy::Request::Service { unit, runs_as },
+        )
+    }
+}
+
 impl Judge for PolicyJudge<'_> {
     fn place(&self, package: &Package, repo: &str, path: &str, kind: EntryKind) -> PlannedDecision {
         if kind == EntryKind::Dir {
@@ -181,15 +232,14 @@ impl Judge for PolicyJudge<'_> {
     fn setuid(&self, package: &Package, repo: &str, path: &str) -> PlannedDecision {
         self.decide(package, repo, &pkgward_policy::Request::Setuid { path })
     }
-    fn scripts(&self, package: &Package, repo: &str) -> PlannedDecision {
-        // pkgward will run scripts sandboxed; a policy of `scripts = "none"` refuses them.
-        self.decide(
-            package,
-            repo,
-            &pkgward_policy::Request::Scripts {
-                mode: pkgward_policy::ScriptMode::Sandboxed,
-            },
-        )
+    fn scripts(
+        &self,
+        package: &Package,
+        repo: &str,
+        mode: pkgward_policy::ScriptMode,
+    ) -> PlannedDecision {
+        // `mode` is what the package's scripts need (pkgward_plan::maintainer_scripts).
+        self.decide(package, repo, &pkgward_policy::Request::Scripts { mode })
     }
 }
 
@@ -348,6 +398,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         limits,
         progress: &progress,
     };
+    let script_sandbox = super::script_phases::script_sandbox(&compiled, &args.repo);
+    // dpkg's order: preinst before anything is unpacked.
+    let no_scripts = args.no_scripts || args.files_only;
+    let preinst_runs = if args.dry_run || no_scripts || plan.is_refused() {
+        Vec::new()
+    } else {
+        super::script_phases::run_preinsts(
+            &root,
+            database.as_mut().map(|database| &mut database.database),
+            &plan,
+            script_sandbox,
+        )?
+    };
     if !args.dry_run && !plan.is_refused() {
         progress.phase("staging", plan.packages.len());
     }
@@ -366,6 +429,21 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         )?;
         if !args.dry_run {
             admitted.record(&mut database.database)?;
+            if no_scripts {
+                super::script_phases::leave_unconfigured(&plan);
+                return Ok(if held { ExitCode::from(1) } else { code });
+            }
+            // The files are in place: the configure phase (postinst).
+            let configured = super::script_phases::configure_after_commit(
+                &root,
+                &mut database.database,
+                &plan,
+                script_sandbox,
+                &preinst_runs,
+            )?;
+            if configured != ExitCode::SUCCESS {
+                return Ok(configured);
+            }
         }
         // A dry run whose upgrade would be held says so in its exit status.
         return Ok(if held { ExitCode::from(1) } else { code });
@@ -431,7 +509,25 @@ fn make_plan(
         rules: std::cell::RefCell::new(std::collections::HashMap::new()),
     };
     let mut plan = pkgward_plan::planner::plan_install(&snapshot, &requests, &judge);
+    plan.problems.retain(|problem| {
+        !matches!(problem, pkgward_plan::Problem::UnmetDependency { package, .. }
+            if args.ignore_depends.contains(package))
+    });
     record_footprints(&mut plan, packages, declarations, compiled)?;
+    if args.files_only {
+        return Ok(plan);
+    }
+    super::actions::plan_package_actions(
+        root,
+        &mut plan,
+        packages,
+        declarations,
+        compiled,
+        &judge,
+    )?;
+    if let Some(database) = database {
+        super::actions::add_stale_links(database, &mut plan)?;
+    }
     Ok(plan)
 }
 
@@ -652,15 +748,7 @@ pub(crate) fn finish_plan(
         );
     } else {
         for package in &plan.packages {
-            let pending = if package.pending_scripts.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " (pending scripts, not run: {})",
-                    package.pending_scripts.join(", ")
-                )
-            };
-            println!("installed {} {}{pending}", package.name, package.version);
+            println!("installed {} {}", package.name, package.version);
         }
         for removal in &plan.removals {
             println!("removed {} {}", removal.name, removal.version);

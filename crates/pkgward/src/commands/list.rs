@@ -14,20 +14,32 @@ pub struct Args {
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let root = open_root(&args.root)?;
-    let packages = match pkgward_engine::open_database(&root, false)? {
+    let database = pkgward_engine::open_database(&root, false)?;
+    let packages = match &database {
         Some(database) => database.database.packages()?,
         None => Vec::new(),
+    };
+    // An installed package whose postinst failed is dpkg's `half-configured`.
+    let status = |package: &pkgward_db::PackageRecord| -> anyhow::Result<&'static str> {
+        let configured = match &database {
+            Some(database) => database.database.configured(&package.name)?,
+            None => None,
+        };
+        Ok(match (package.status, configured) {
+            (pkgward_db::PackageStatus::Installed, Some(false)) => "half-configured",
+            (status, _) => self::status(status),
+        })
     };
     if args.json {
         let rows: Vec<_> = packages
             .iter()
             .map(|package| {
-                serde_json::json!({
+                Ok(serde_json::json!({
                     "name": package.name, "version": package.version, "architecture": package.architecture,
-                    "repo": package.repo, "status": status(package.status), "artifact_sha256": package.artifact_sha256,
-                })
+                    "repo": package.repo, "status": status(package)?, "artifact_sha256": package.artifact_sha256,
+                }))
             })
-            .collect();
+            .collect::<anyhow::Result<_>>()?;
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         for package in &packages {
@@ -37,7 +49,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 package.version,
                 package.architecture,
                 package.repo,
-                status(package.status)
+                status(package)?
             );
         }
     }

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each exposes `Args` (clap) and
 //! `run(&Args) -> anyhow::Result<ExitCode>`.
 
+pub mod actions;
 pub mod attest;
 pub mod audit;
 pub mod audit_scripts;
@@ -18,5 +19,6 @@ pub mod progress;
 pub mod recover;
 pub mod remove;
 pub mod sandbox;
+pub mod script_phases;
 pub mod verify;
 pub mod verify_attestation;

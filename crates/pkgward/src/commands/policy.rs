@@ -149,7 +149,10 @@ pub fn read_package(path: &Path) -> anyhow::Result<(Package, Vec<DeclarationFile
         path,
         &Limits::default(),
         |entry, content| -> anyhow::Result<()> {
-            if entry.kind == EntryKind::File && is_declaration_path(&entry.path) {
+            if entry.kind == EntryKind::File
+                && (is_declaration_path(&entry.path)
+                    || pkgward_plan::actions::is_tmpfiles_path(&entry.path))
+            {
                 let mut bytes = Vec::new();
                 content
                     .take(MAX_DECLARATION_BYTES)

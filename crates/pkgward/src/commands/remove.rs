@@ -6,6 +6,8 @@ use super::install::{finish_plan, open_root, take_lock, RootArgs};
 use anyhow::Context;
 use std::process::ExitCode;
 
+// Each bool is a command-line flag.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Names of installed packages.
@@ -19,6 +21,9 @@ pub struct Args {
     /// Print the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run no maintainer script (`prerm`, `postrm`).
+    #[arg(long)]
+    pub no_scripts: bool,
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,
@@ -43,8 +48,17 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     }
     let snapshot = pkgward_engine::snapshot::snapshot(&root, Some(&database.database), &[])?;
-    let plan = pkgward_plan::planner::plan_removal(&snapshot, &args.packages, args.purge);
-    finish_plan(
+    let mut plan = pkgward_plan::planner::plan_removal(&snapshot, &args.packages, args.purge);
+    super::actions::add_removal_links(&database.database, &mut plan)?;
+    // dpkg's order: prerm before the files go, postrm after.
+    let scripts = if args.dry_run || args.no_scripts || plan.is_refused() {
+        Vec::new()
+    } else {
+        let scripts = super::script_phases::removal_scripts(&database.database, &plan)?;
+        super::script_phases::run_prerms(&root, &mut database.database, &scripts)?;
+        scripts
+    };
+    let code = finish_plan(
         &root,
         lock.as_ref(),
         &mut database.database,
@@ -55,5 +69,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             json: args.json,
             durability: pkgward_engine::Durability::FsyncEachFile,
         },
-    )
+    )?;
+    super::script_phases::run_postrms(&root, &mut database.database, &scripts)?;
+    Ok(code)
 }
