@@ -442,32 +442,63 @@ pub fn clear_ambient_capabilities() -> io::Result<()> {
 const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
 
 /// Write `contents` to the file at `path` with effective uid `euid` while
-/// keeping every capability (securebit `NO_SETUID_FIXUP`), then go back to
-/// effective uid 0. Pid 1 uses this for a sysctl that must be *namespaced*:
-/// the capabilities of the sandbox's user namespace open it, but a global
-/// sysctl only ever lets euid 0 (which, identity-mapped, is real root)
-/// write, so a non-root euid can never reach the host's value.
+/// keeping every capability (securebit `NO_SETUID_FIXUP`). Pid 1 uses this
+/// for a sysctl that must be *namespaced*: the capabilities of the
+/// sandbox's user namespace open it, but a global sysctl only ever lets
+/// euid 0 (which, identity-mapped, is real root) write, so a non-root euid
+/// can never reach the host's value.
+///
+/// The write happens in a short-lived child: changing the effective uid
+/// clears the parent-death signal (prctl(2)), and pid 1 must keep dying
+/// with its caller.
 pub fn write_with_effective_uid(path: &CStr, contents: &[u8], euid: u32) -> io::Result<()> {
     const UNCHANGED: libc::uid_t = libc::uid_t::MAX;
-    // SAFETY: prctl with integer arguments only.
-    check_int(unsafe { libc::prctl(libc::PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) })?;
-    // SAFETY: setresuid with integer arguments; pid 1 is single-threaded.
-    let written =
-        check_int(unsafe { libc::setresuid(UNCHANGED, euid, UNCHANGED) }).and_then(|_| {
-            // SAFETY: `path` is NUL-terminated; the result is checked.
-            let fd =
-                check_int(unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) })?;
-            // SAFETY: a descriptor just returned by the kernel, owned by nobody else.
-            let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
-            std::io::Write::write_all(&mut &file, contents)
-        });
-    // SAFETY: as above; going back to euid 0 must work or pid 1 stops here.
-    let restored = check_int(unsafe { libc::setresuid(UNCHANGED, 0, UNCHANGED) });
-    // SAFETY: prctl with integer arguments only.
-    let cleared = check_int(unsafe { libc::prctl(libc::PR_SET_SECUREBITS, 0, 0, 0, 0) });
-    restored?;
-    cleared?;
-    written
+    // SAFETY: a raw clone without CLONE_VM behaves like fork(2) without
+    // glibc's bookkeeping (pid 1 may be a fork-like copy of its caller
+    // whose glibc thread state is stale, see `clone_helper`). The child
+    // only makes raw system calls on `path` and `contents`, which stay valid
+    // in its copy of memory, and leaves with `_exit`; the uid change is a
+    // raw `setresuid` so that glibc's all-threads machinery stays out.
+    let child = check(unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::c_ulong::from(libc::SIGCHLD.unsigned_abs()),
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    })?;
+    let child = libc::pid_t::try_from(child).expect("pids fit in pid_t");
+    if child == 0 {
+        // SAFETY: see above.
+        unsafe {
+            let failed = libc::prctl(libc::PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) != 0
+                || libc::syscall(libc::SYS_setresuid, UNCHANGED, euid, UNCHANGED) != 0;
+            if failed {
+                libc::_exit(1);
+            }
+            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                libc::_exit(2);
+            }
+            let written = libc::write(fd, contents.as_ptr().cast(), contents.len());
+            libc::_exit(if usize::try_from(written).ok() == Some(contents.len()) {
+                0
+            } else {
+                3
+            });
+        }
+    }
+    let (_, status) = wait_for(child)?;
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "cannot write `{}` (status {status:#x})",
+            path.to_string_lossy()
+        )))
+    }
 }
 
 pub fn set_resource_limit(resource: libc::__rlimit_resource_t, value: u64) -> io::Result<()> {
