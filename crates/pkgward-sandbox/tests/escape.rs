@@ -123,6 +123,67 @@ fn every_case_passes_with_the_helper_run_in_place() {
     );
 }
 
+/// Whether a process whose command line holds `marker` exists.
+fn process_with(marker: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+        std::fs::read(entry.path().join("cmdline")).is_ok_and(|cmdline| {
+            cmdline
+                .windows(marker.len())
+                .any(|window| window == marker.as_bytes())
+        })
+    })
+}
+
+#[test]
+fn the_sandbox_dies_with_its_caller_whether_the_helper_ran_in_place_or_not() {
+    if std::env::var_os(IN_PLACE).is_some() {
+        return;
+    }
+    skip_unless_sandbox_works!();
+    for (mode, extra) in [
+        ("in-place", None),
+        ("executed", Some("--with-a-second-thread")),
+    ] {
+        use std::io::Write as _;
+        let fixture = Fixture::new();
+        let marker = format!("pkgward-escape-{mode}-{}", std::process::id());
+        let spec = fixture.spec(
+            "exec",
+            &["/bin/sh", "-c", "while :; do sleep 1; done", &marker],
+        );
+        let mut caller = std::process::Command::new(PROBE);
+        caller.arg("--run-sandbox").args(extra);
+        let mut caller = caller
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        caller
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&serde_json::to_vec(&spec).unwrap())
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !process_with(&marker) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let started = process_with(&marker);
+        caller.kill().unwrap();
+        caller.wait().unwrap();
+        assert!(started, "{mode}: the command never started");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while process_with(&marker) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            !process_with(&marker),
+            "{mode}: the sandbox outlived its caller"
+        );
+    }
+}
+
 #[test]
 fn pid_1_shows_how_the_helper_started() {
     skip_unless_sandbox_works!();

@@ -693,6 +693,12 @@ fn main() {
     }
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     if arguments.first().map(String::as_str) == Some(RUN_SANDBOX) {
+        if arguments.get(1).map(String::as_str) == Some("--with-a-second-thread") {
+            // A caller with two threads: the helper is executed afresh.
+            std::thread::spawn(|| loop {
+                std::thread::park();
+            });
+        }
         run_sandbox();
     }
     let Some((case, rest)) = arguments.split_first() else {
