@@ -144,23 +144,15 @@ fn helper_main(mut control: UnixStream, process_limit_channel: &std::os::fd::Own
         send(&mut control, &Message::SetupFailed(error.to_string()));
         return 1;
     }
-    // When our pid namespace limits itself the caller has nothing to do and
-    // is not disturbed; otherwise ask it for the cgroup at once, and wait
-    // for its answer (the final mechanism) before forking.
-    let namespace_limited = match request.pid_namespace_limit {
-        Some(limit) => {
-            let limited = process_limit::limit_pid_namespace(limit).is_ok();
-            if !limited && !write_byte(process_limit_channel, b'f') {
-                return 1;
-            }
-            limited
-        }
-        None => false,
-    };
+    // Our pid namespace's own limit is written by a child while we set up.
+    let pending_limit = request
+        .pid_namespace_limit
+        .map(process_limit::start_limiting_pid_namespace);
     init_main(
         &request.spec,
         &mut control,
-        (!namespace_limited).then_some(process_limit_channel),
+        process_limit_channel,
+        pending_limit,
         request.mapping,
     )
 }
@@ -169,20 +161,32 @@ fn helper_main(mut control: UnixStream, process_limit_channel: &std::os::fd::Own
 fn init_main(
     spec: &Spec,
     control: &mut UnixStream,
-    caller_limit_channel: Option<&std::os::fd::OwnedFd>,
+    caller_limit_channel: &std::os::fd::OwnedFd,
+    pending_limit: Option<std::io::Result<kernel::PendingWrite>>,
     mapping: UserMapping,
 ) -> i32 {
     match confine(spec, mapping) {
         Ok((mut status, program, argv, environment)) => {
-            // The caller prepares the process limit while we set up (unless
-            // our pid namespace already limits it); it must be in place
-            // before the first fork.
-            status.process_limit = match caller_limit_channel.map(read_byte) {
-                None => ProcessLimit::PidNamespace,
-                Some(Some(b'c')) => ProcessLimit::Cgroup,
-                Some(Some(b'r')) => ProcessLimit::Rlimit,
-                Some(Some(_)) => ProcessLimit::None,
-                Some(None) => return 1,
+            // The limit must be in place before the first fork. When our pid
+            // namespace limits itself the caller has nothing to do and is
+            // not disturbed; otherwise it prepares the limit while we set up
+            // (told at once when not asked to leave it to us, asked with `f`
+            // when our own limit failed) and we wait for its answer.
+            let asked = pending_limit.is_some();
+            let namespace_limited = pending_limit
+                .is_some_and(|pending| pending.and_then(kernel::PendingWrite::finish).is_ok());
+            if asked && !namespace_limited && !write_byte(caller_limit_channel, b'f') {
+                return 1;
+            }
+            status.process_limit = if namespace_limited {
+                ProcessLimit::PidNamespace
+            } else {
+                match read_byte(caller_limit_channel) {
+                    Some(b'c') => ProcessLimit::Cgroup,
+                    Some(b'r') => ProcessLimit::Rlimit,
+                    Some(_) => ProcessLimit::None,
+                    None => return 1,
+                }
             };
             send(control, &Message::Confined(status));
             run_command(control, &program, &argv, &environment)

@@ -6,6 +6,7 @@
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 fn check(result: libc::c_long) -> io::Result<libc::c_long> {
@@ -441,24 +442,59 @@ pub fn clear_ambient_capabilities() -> io::Result<()> {
 /// capability sets alone.
 const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
 
-/// Write `contents` to the file at `path` with effective uid `euid` while
-/// keeping every capability (securebit `NO_SETUID_FIXUP`). Pid 1 uses this
-/// for a sysctl that must be *namespaced*: the capabilities of the
-/// sandbox's user namespace open it, but a global sysctl only ever lets
+/// A write started by [`start_write_with_effective_uid`]; [`Self::finish`]
+/// waits for it.
+#[derive(Debug)]
+pub struct PendingWrite {
+    child: libc::pid_t,
+    /// The directory the child opens the file in, kept open until it is done.
+    _directory: OwnedFd,
+}
+
+impl PendingWrite {
+    /// Wait for the child; `Ok` when it wrote all of the contents.
+    pub fn finish(self) -> io::Result<()> {
+        let (_, status) = wait_for(self.child)?;
+        if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "the write failed (status {status:#x})"
+            )))
+        }
+    }
+}
+
+/// Start writing `contents` to `name` in `directory` with effective uid
+/// `euid` while keeping every capability (securebit `NO_SETUID_FIXUP`). Pid
+/// 1 uses this for a sysctl that must be *namespaced*: the capabilities of
+/// the sandbox's user namespace open it, but a global sysctl only ever lets
 /// euid 0 (which, identity-mapped, is real root) write, so a non-root euid
 /// can never reach the host's value.
 ///
-/// The write happens in a short-lived child: changing the effective uid
-/// clears the parent-death signal (prctl(2)), and pid 1 must keep dying
-/// with its caller.
-pub fn write_with_effective_uid(path: &CStr, contents: &[u8], euid: u32) -> io::Result<()> {
+/// The write happens in a short-lived child, which runs while pid 1 goes on
+/// setting up: changing the effective uid clears the parent-death signal
+/// (prctl(2)), and pid 1 must keep dying with its caller. The child opens
+/// the file relative to `directory`, opened here, so that pid 1 changing
+/// the root meanwhile does not matter.
+pub fn start_write_with_effective_uid(
+    directory: &CStr,
+    name: &CStr,
+    contents: &[u8],
+    euid: u32,
+) -> io::Result<PendingWrite> {
     const UNCHANGED: libc::uid_t = libc::uid_t::MAX;
+    let directory = open_path(
+        Path::new(std::ffi::OsStr::from_bytes(directory.to_bytes())),
+        true,
+    )?;
     // SAFETY: a raw clone without CLONE_VM behaves like fork(2) without
     // glibc's bookkeeping (pid 1 may be a fork-like copy of its caller
     // whose glibc thread state is stale, see `clone_helper`). The child
-    // only makes raw system calls on `path` and `contents`, which stay valid
-    // in its copy of memory, and leaves with `_exit`; the uid change is a
-    // raw `setresuid` so that glibc's all-threads machinery stays out.
+    // only makes raw system calls on `directory`, `name` and `contents`,
+    // which stay valid in its copy of memory, and leaves with `_exit`; the
+    // uid change is a raw `setresuid` so that glibc's all-threads machinery
+    // stays out.
     let child = check(unsafe {
         libc::syscall(
             libc::SYS_clone,
@@ -478,7 +514,11 @@ pub fn write_with_effective_uid(path: &CStr, contents: &[u8], euid: u32) -> io::
             if failed {
                 libc::_exit(1);
             }
-            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            let fd = libc::openat(
+                directory.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC,
+            );
             if fd < 0 {
                 libc::_exit(2);
             }
@@ -490,15 +530,10 @@ pub fn write_with_effective_uid(path: &CStr, contents: &[u8], euid: u32) -> io::
             });
         }
     }
-    let (_, status) = wait_for(child)?;
-    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!(
-            "cannot write `{}` (status {status:#x})",
-            path.to_string_lossy()
-        )))
-    }
+    Ok(PendingWrite {
+        child,
+        _directory: directory,
+    })
 }
 
 pub fn set_resource_limit(resource: libc::__rlimit_resource_t, value: u64) -> io::Result<()> {

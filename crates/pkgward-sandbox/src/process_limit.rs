@@ -13,10 +13,12 @@
 //!   runs. The command (uid 0 inside) could write it through a writable
 //!   procfs, so this is used only with seccomp on (no new namespaces, no
 //!   mounts: the only procfs is the sandbox's, whose `/proc/sys` is
-//!   read-only). Pid 1 writes it with a non-root effective uid and its
-//!   namespace capabilities ([`crate::kernel::write_with_effective_uid`]): a
-//!   kernel without the per-namespace sysctl refuses that write, so the
-//!   host's global `pid_max` can never be touched.
+//!   read-only). A short-lived child of pid 1 writes it with a non-root
+//!   effective uid and the namespace capabilities, while pid 1 sets up
+//!   ([`crate::kernel::start_write_with_effective_uid`]): a kernel without the
+//!   per-namespace sysctl refuses that write, so the host's global `pid_max`
+//!   can never be touched (and pid 1's own uid, whose change would clear its
+//!   parent-death signal, stays as it is).
 //! - Otherwise the caller (outside the namespaces, still root) creates a
 //!   child of its own `pids` cgroup (cgroup v1 `pids` hierarchy, or cgroup
 //!   v2 when the `pids` controller can be enabled), sets `pids.max` and moves
@@ -30,22 +32,24 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// Where a task reads and writes its pid namespace's `pid_max`.
-const PID_MAX_SYSCTL: &std::ffi::CStr = c"/proc/sys/kernel/pid_max";
+const SYSCTL_DIRECTORY: &std::ffi::CStr = c"/proc/sys/kernel";
+const PID_MAX: &std::ffi::CStr = c"pid_max";
 
-/// The effective uid pid 1 writes `pid_max` with: `nobody`, mapped by the
+/// The effective uid `pid_max` is written with: `nobody`, mapped by the
 /// identity mapping, and not root.
 const UNPRIVILEGED_UID: u32 = 65534;
 
-/// In pid 1: allow at most `limit` tasks in our pid namespace (pids
-/// `1..=limit`). Fails, and nothing is changed, on kernels before 6.14,
-/// for a limit below the kernel's minimum `pid_max` (at least 301), or when
-/// `/proc/sys` is read-only.
-pub(crate) fn limit_pid_namespace(limit: u64) -> io::Result<()> {
+/// In pid 1: start allowing at most `limit` tasks in our pid namespace
+/// (pids `1..=limit`); finish before the first fork. Fails, and nothing is
+/// changed, on kernels before 6.14, for a limit below the kernel's minimum
+/// `pid_max` (at least 301), or when `/proc/sys` is read-only.
+pub(crate) fn start_limiting_pid_namespace(limit: u64) -> io::Result<crate::kernel::PendingWrite> {
     let pid_max = limit
         .checked_add(1)
         .ok_or_else(|| io::Error::other("process limit too large"))?;
-    crate::kernel::write_with_effective_uid(
-        PID_MAX_SYSCTL,
+    crate::kernel::start_write_with_effective_uid(
+        SYSCTL_DIRECTORY,
+        PID_MAX,
         pid_max.to_string().as_bytes(),
         UNPRIVILEGED_UID,
     )
