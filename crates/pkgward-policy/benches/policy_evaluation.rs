@@ -8,7 +8,9 @@
 use divan::counter::ItemsCount;
 use divan::Bencher;
 use pkgward_policy::version::Version;
-use pkgward_policy::{load, AliasTable, CompiledPolicy, PolicyInput, Request, SourceFile, Subject};
+use pkgward_policy::{
+    load, AliasTable, CompiledPolicy, PolicyInput, Request, SourceFile, Subject, SubjectPolicy,
+};
 use std::fmt::Write as _;
 
 const RULES: usize = 1000;
@@ -71,8 +73,8 @@ fn main() {
     divan::main();
 }
 
-#[divan::bench]
-fn pkgward_decisions(bencher: Bencher) {
+/// The bench policy compiled, with the 10,000 paths.
+fn compiled_policy() -> CompiledPolicy {
     let grants = grants_file();
     let policy = load(&PolicyInput {
         policy_files: vec![SourceFile {
@@ -89,7 +91,12 @@ fn pkgward_decisions(bencher: Bencher) {
     })
     .unwrap();
     assert!(policy.grants[0].capabilities.paths.len() == RULES);
-    let compiled = CompiledPolicy::new(policy, AliasTable::usrmerge());
+    CompiledPolicy::new(policy, AliasTable::usrmerge())
+}
+
+/// Time `allowed` over the 10,000 paths for the bench package.
+fn bench_paths(bencher: Bencher, allowed: impl Fn(&SubjectPolicy<'_>, &str) -> bool) {
+    let compiled = compiled_policy();
     let version = Version::parse("1.0").unwrap();
     let rules = compiled
         .for_subject(
@@ -102,26 +109,36 @@ fn pkgward_decisions(bencher: Bencher) {
         )
         .unwrap();
     let paths = paths();
-    let allowed = paths
-        .iter()
-        .filter(|p| rules.decide(&Request::Place { path: p }).is_allowed())
-        .count();
-    assert_eq!(allowed, 5000, "half of the paths are granted");
+    let count = paths.iter().filter(|p| allowed(&rules, p)).count();
+    assert_eq!(count, 5000, "half of the paths are granted");
     bencher
         .counter(ItemsCount::new(paths.len()))
         .bench_local(|| {
-            let mut allowed = 0usize;
+            let mut count = 0usize;
             for path in &paths {
-                allowed += usize::from(
-                    rules
-                        .decide(&Request::Place {
-                            path: divan::black_box(path),
-                        })
-                        .is_allowed(),
-                );
+                count += usize::from(allowed(&rules, divan::black_box(path)));
             }
-            allowed
+            count
         });
+}
+
+/// Full decisions: verdict, provenance and hint in words, canonical path
+/// and guarded location owned by the `Decision` (what `verify` keeps).
+#[divan::bench]
+fn pkgward_decisions(bencher: Bencher) {
+    bench_paths(bencher, |rules, path| {
+        rules.decide(&Request::Place { path }).is_allowed()
+    });
+}
+
+/// Judgements: the same evaluation, the verdict with references to the
+/// deciding rule; no text is written (what a caller that only needs
+/// verdicts, or describes only refusals, pays).
+#[divan::bench]
+fn pkgward_judgements(bencher: Bencher) {
+    bench_paths(bencher, |rules, path| {
+        rules.judge(&Request::Place { path }).is_allowed()
+    });
 }
 
 #[divan::bench]

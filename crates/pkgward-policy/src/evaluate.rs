@@ -9,11 +9,12 @@
 
 use crate::catalog::{builtin_locations, unmerged_variants, GuardedClass, GuardedLocation};
 use crate::model::{Capabilities, GuardedName, Located, Origin, Policy, ScriptMode, Selector};
-use crate::path::{resolve, AliasTable};
-use crate::pattern::{split_path, NameGlob, PathPattern, PatternSet};
+use crate::path::{resolve, resolve_borrowed, AliasTable, PathError};
+use crate::pattern::{split_path, with_path_key, NameGlob, PathKey, PathPattern, PatternSet};
 use crate::version::Version;
 use serde::Serialize;
-use std::fmt;
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 /// The package a decision is about.
@@ -180,6 +181,136 @@ pub struct Decision {
 impl Decision {
     pub fn is_allowed(&self) -> bool {
         self.verdict == Verdict::Allow
+    }
+}
+
+/// A decision before it is put into words (see [`SubjectPolicy::judge`]):
+/// the verdict and references into the compiled policy. Deciding and
+/// describing are separate so that callers that only need verdicts (or
+/// only describe refusals) pay for no text.
+#[derive(Debug)]
+pub struct Judgement<'s, 'r> {
+    rules: &'s SubjectPolicy<'s>,
+    kind: JudgementKind<'s, 'r>,
+}
+
+#[derive(Debug)]
+enum JudgementKind<'s, 'r> {
+    /// A path request: the canonical path (borrowed from the request when it
+    /// was canonical already and no alias applied), its guarded location
+    /// and the rule that decided.
+    Place {
+        path: Cow<'r, str>,
+        location: Option<&'s CompiledLocation>,
+        outcome: PlaceOutcome<'s>,
+    },
+    /// The path cannot be evaluated at all.
+    NotCanonical(PathError),
+    /// Requests other than placing a path are decided in words directly.
+    Decided(Decision),
+}
+
+/// A guarded location in words: ``guarded location `id` (class: reason)``.
+#[derive(Debug, Clone, Copy)]
+struct GuardedWords<'l>(&'l GuardedLocation);
+
+impl fmt::Display for GuardedWords<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let location = self.0;
+        write!(
+            formatter,
+            "guarded location `{}` ({}: {})",
+            location.id, location.class, location.reason
+        )
+    }
+}
+
+/// Which rule decided a path request.
+#[derive(Debug, Clone, Copy)]
+enum PlaceOutcome<'s> {
+    DenyOverride(&'s PathPattern, &'s PathRule),
+    AllowOverride(&'s PathPattern, &'s PathRule),
+    Granted(&'s PathPattern, &'s PathRule),
+    Delegated(&'s PathPattern, &'s CompiledDelegation),
+    CeilingRefusesGrant(&'s PathPattern, &'s PathRule),
+    CeilingRefusesDelegation(&'s PathPattern, &'s CompiledDelegation),
+    /// A grant pattern matched the guarded path without naming it.
+    GuardedNotNamed(&'s PathPattern, &'s PathRule, &'s CompiledLocation),
+    GuardedUngranted(&'s CompiledLocation),
+    Ungranted,
+}
+
+impl PlaceOutcome<'_> {
+    fn verdict(self) -> Verdict {
+        match self {
+            Self::DenyOverride(..) => Verdict::Forbid,
+            Self::AllowOverride(..) | Self::Granted(..) | Self::Delegated(..) => Verdict::Allow,
+            Self::CeilingRefusesGrant(..)
+            | Self::CeilingRefusesDelegation(..)
+            | Self::GuardedNotNamed(..)
+            | Self::GuardedUngranted(..)
+            | Self::Ungranted => Verdict::Deny,
+        }
+    }
+}
+
+const NOT_CANONICAL_HINT: &str =
+    "the package must ship canonical, visible names; this cannot be granted";
+
+impl Judgement<'_, '_> {
+    pub fn verdict(&self) -> Verdict {
+        match &self.kind {
+            JudgementKind::Place { outcome, .. } => outcome.verdict(),
+            JudgementKind::NotCanonical(_) => Verdict::Deny,
+            JudgementKind::Decided(decision) => decision.verdict,
+        }
+    }
+
+    pub fn is_allowed(&self) -> bool {
+        self.verdict() == Verdict::Allow
+    }
+
+    /// The canonical path evaluated (after aliases), for path requests.
+    pub fn canonical_path(&self) -> Option<&str> {
+        match &self.kind {
+            JudgementKind::Place { path, .. } => Some(path),
+            JudgementKind::NotCanonical(_) => None,
+            JudgementKind::Decided(decision) => decision.canonical_path.as_deref(),
+        }
+    }
+
+    /// The guarded location the path falls in (path placements only).
+    pub fn guarded_location(&self) -> Option<&GuardedLocation> {
+        match &self.kind {
+            JudgementKind::Place { location, .. } => location.map(|l| &l.location),
+            JudgementKind::NotCanonical(_) | JudgementKind::Decided(_) => None,
+        }
+    }
+
+    /// The full decision: provenance and hint in words.
+    pub fn into_decision(self) -> Decision {
+        match self.kind {
+            JudgementKind::Place {
+                path,
+                location,
+                outcome,
+            } => {
+                let mut decision = self.rules.place_decision(&path, location, &outcome);
+                decision.guarded = location.map(|l| GuardedMatch {
+                    id: l.location.id.clone(),
+                    class: l.location.class,
+                    reason: l.location.reason.clone(),
+                });
+                decision.canonical_path = Some(path.into_owned());
+                decision
+            }
+            JudgementKind::NotCanonical(error) => SubjectPolicy::decision(
+                Verdict::Deny,
+                Provenance::nowhere(Layer::Canonical, "<path rules>", error.to_string()),
+                Some(NOT_CANONICAL_HINT.to_owned()),
+            ),
+            JudgementKind::Decided(decision) => decision,
+        }
     }
 }
 
@@ -438,14 +569,13 @@ impl CompiledPolicy {
 
     /// The guarded location a canonical path falls in, if any.
     pub fn guarded_location(&self, canonical_path: &str) -> Option<&GuardedLocation> {
-        let components = split_path(canonical_path);
-        self.locate(canonical_path, &components)
+        with_path_key(canonical_path, |key| self.locate(key))
             .map(|index| &self.locations[index].location)
     }
 
-    fn locate(&self, path: &str, components: &[&str]) -> Option<usize> {
+    fn locate(&self, key: &PathKey<'_>) -> Option<usize> {
         self.catalog
-            .first_match(path, components, |_, _| true)
+            .first_match_key(key, |_, _| true)
             .map(|(_, index)| *index as usize)
     }
 
@@ -570,11 +700,10 @@ impl SubjectPolicy<'_> {
     fn covering_path<'l>(
         layer: &'l CompiledLayer,
         set: &'l PatternSet<PathRule>,
-        path: &str,
-        components: &[&str],
+        key: &PathKey<'_>,
         location: Option<&CompiledLocation>,
     ) -> Option<&'l (PathPattern, PathRule)> {
-        set.first_match(path, components, |pattern, rule| match location {
+        set.first_match_key(key, |pattern, rule| match location {
             None => true,
             Some(location) => {
                 names_location(&layer.owners[rule.owner as usize], &location.location)
@@ -583,16 +712,32 @@ impl SubjectPolicy<'_> {
         })
     }
 
-    /// Decide one request.
+    /// Decide one request, with its provenance and hint in words.
     pub fn decide(&self, request: &Request<'_>) -> Decision {
-        match *request {
-            Request::Place { path } => self.decide_place(path),
-            Request::Setuid { path } => self.decide_setuid(path),
-            Request::User { name, uid_zero } => self.decide_name(NameKind::User, name, uid_zero),
-            Request::Group { name } => self.decide_name(NameKind::Group, name, false),
-            Request::Service { unit, runs_as } => self.decide_service(unit, runs_as),
-            Request::Scripts { mode } => self.decide_scripts(mode),
-        }
+        self.judge(request).into_decision()
+    }
+
+    /// Decide one request without writing anything down: the verdict, and
+    /// references to the rule that decided (the same rule [`Self::decide`]
+    /// reports). Path requests allocate nothing unless the path has to be
+    /// rewritten (not canonical, or under an alias); the words of the
+    /// provenance and hint are produced by [`Judgement::into_decision`].
+    pub fn judge<'s, 'r>(&'s self, request: &Request<'r>) -> Judgement<'s, 'r> {
+        let kind = match *request {
+            Request::Place { path } => self.judge_place(path),
+            Request::Setuid { path } => JudgementKind::Decided(self.decide_setuid(path)),
+            Request::User { name, uid_zero } => {
+                JudgementKind::Decided(self.decide_name(NameKind::User, name, uid_zero))
+            }
+            Request::Group { name } => {
+                JudgementKind::Decided(self.decide_name(NameKind::Group, name, false))
+            }
+            Request::Service { unit, runs_as } => {
+                JudgementKind::Decided(self.decide_service(unit, runs_as))
+            }
+            Request::Scripts { mode } => JudgementKind::Decided(self.decide_scripts(mode)),
+        };
+        Judgement { rules: self, kind }
     }
 
     fn decision(verdict: Verdict, because: Provenance, hint: Option<String>) -> Decision {
@@ -605,43 +750,85 @@ impl SubjectPolicy<'_> {
         }
     }
 
-    fn decide_place(&self, raw_path: &str) -> Decision {
-        let path = match resolve(raw_path, &self.compiled.aliases) {
+    fn judge_place<'s, 'r>(&'s self, raw_path: &'r str) -> JudgementKind<'s, 'r> {
+        let path = match resolve_borrowed(raw_path, &self.compiled.aliases) {
             Ok(path) => path,
-            Err(error) => {
-                return Self::decision(
-                    Verdict::Deny,
-                    Provenance::nowhere(Layer::Canonical, "<path rules>", error.to_string()),
-                    Some(
-                        "the package must ship canonical, visible names; this cannot be granted"
-                            .to_owned(),
-                    ),
-                );
-            }
+            Err(error) => return JudgementKind::NotCanonical(error),
         };
-        let components = split_path(&path);
-        let location_index = self.compiled.locate(&path, &components);
-        let location = location_index.map(|i| &self.compiled.locations[i]);
-        let guarded = location.map(|l| GuardedMatch {
-            id: l.location.id.clone(),
-            class: l.location.class,
-            reason: l.location.reason.clone(),
+        let (location, outcome) = with_path_key(&path, |key| {
+            let location = self
+                .compiled
+                .locate(key)
+                .map(|index| &self.compiled.locations[index]);
+            (location, self.place_outcome(key, location))
         });
-        let mut decision = self.decide_canonical_place(&path, &components, location);
-        decision.canonical_path = Some(path);
-        decision.guarded = guarded;
-        decision
+        JudgementKind::Place {
+            path,
+            location,
+            outcome,
+        }
     }
 
-    fn decide_canonical_place(
+    /// Which rule decides placing the canonical `path`, in precedence order:
+    /// deny override, allow override, grant (within the ceiling),
+    /// delegation (never into a guarded location), then why nothing did.
+    fn place_outcome<'s>(
+        &'s self,
+        key: &PathKey<'_>,
+        location: Option<&'s CompiledLocation>,
+    ) -> PlaceOutcome<'s> {
+        if let Some((pattern, rule)) = self.deny.paths.first_match_key(key, |_, _| true) {
+            return PlaceOutcome::DenyOverride(pattern, rule);
+        }
+        if let Some((pattern, rule)) =
+            Self::covering_path(&self.allow, &self.allow.paths, key, location)
+        {
+            return PlaceOutcome::AllowOverride(pattern, rule);
+        }
+        let ceiling_allows =
+            || Self::covering_path(&self.ceiling, &self.ceiling.paths, key, location).is_some();
+        if let Some((pattern, rule)) =
+            Self::covering_path(&self.grants, &self.grants.paths, key, location)
+        {
+            return if ceiling_allows() {
+                PlaceOutcome::Granted(pattern, rule)
+            } else {
+                PlaceOutcome::CeilingRefusesGrant(pattern, rule)
+            };
+        }
+        let Some(location) = location else {
+            if let Some((pattern, delegation)) = self.delegations.first_match_key(key, |_, d| {
+                !d.except
+                    .iter()
+                    .any(|e| e.matches_components(key.components))
+            }) {
+                return if ceiling_allows() {
+                    PlaceOutcome::Delegated(pattern, delegation)
+                } else {
+                    PlaceOutcome::CeilingRefusesDelegation(pattern, delegation)
+                };
+            }
+            return PlaceOutcome::Ungranted;
+        };
+        // A grant pattern matched but does not name the location: the
+        // classic `/**` case.
+        match self.grants.paths.first_match_key(key, |_, _| true) {
+            Some((pattern, rule)) => PlaceOutcome::GuardedNotNamed(pattern, rule, location),
+            None => PlaceOutcome::GuardedUngranted(location),
+        }
+    }
+
+    /// The words of a path decision: provenance and hint for `outcome`.
+    fn place_decision(
         &self,
         path: &str,
-        components: &[&str],
         location: Option<&CompiledLocation>,
+        outcome: &PlaceOutcome<'_>,
     ) -> Decision {
         let name = &self.subject_name;
-        if let Some((pattern, rule)) = self.deny.paths.first_match(path, components, |_, _| true) {
-            return Self::decision(
+        let guarded_words = location.map(|l| GuardedWords(&l.location));
+        match *outcome {
+            PlaceOutcome::DenyOverride(pattern, rule) => Self::decision(
                 Verdict::Forbid,
                 Provenance::at(
                     Layer::Override,
@@ -652,12 +839,8 @@ impl SubjectPolicy<'_> {
                     "remove `{pattern}` from the deny override at {} to allow it",
                     rule.origin
                 )),
-            );
-        }
-        if let Some((pattern, rule)) =
-            Self::covering_path(&self.allow, &self.allow.paths, path, components, location)
-        {
-            return Self::decision(
+            ),
+            PlaceOutcome::AllowOverride(pattern, rule) => Self::decision(
                 Verdict::Allow,
                 Provenance::at(
                     Layer::Override,
@@ -665,116 +848,90 @@ impl SubjectPolicy<'_> {
                     format!("allow override `{pattern}` covers `{path}`"),
                 ),
                 None,
-            );
-        }
-        let ceiling_allows = || {
-            Self::covering_path(
-                &self.ceiling,
-                &self.ceiling.paths,
-                path,
-                components,
-                location,
-            )
-            .is_some()
-        };
-        let guarded_words = location.map(|l| {
-            format!(
-                "guarded location `{}` ({}: {})",
-                l.location.id, l.location.class, l.location.reason
-            )
-        });
-        if let Some((pattern, rule)) =
-            Self::covering_path(&self.grants, &self.grants.paths, path, components, location)
-        {
-            if ceiling_allows() {
+            ),
+            PlaceOutcome::Granted(pattern, rule) => {
                 // Built by hand: this is the hot path of every allowed file.
-                let mut rule_text = String::with_capacity(24 + pattern.as_str().len() + path.len());
+                let mut rule_text = String::with_capacity(20 + pattern.as_str().len() + path.len());
                 rule_text.push_str("grant `");
                 rule_text.push_str(pattern.as_str());
                 rule_text.push_str("` covers `");
                 rule_text.push_str(path);
                 rule_text.push('`');
-                if let Some(words) = &guarded_words {
-                    rule_text = format!("{rule_text} (names {words})");
+                if let Some(words) = guarded_words {
+                    let _ = write!(rule_text, " (names {words})");
                 }
-                return Self::decision(
+                Self::decision(
                     Verdict::Allow,
                     Provenance::at(Layer::Grant, &rule.origin, rule_text),
                     None,
-                );
+                )
             }
-            return self.ceiling_denial(
+            PlaceOutcome::CeilingRefusesGrant(pattern, rule) => self.ceiling_denial(
                 path,
                 location,
                 &format!("grant `{pattern}` at {}", rule.origin),
-            );
-        }
-        if location.is_none() {
-            if let Some((pattern, delegation)) =
-                self.delegations.first_match(path, components, |_, d| {
-                    !d.except.iter().any(|e| e.matches_components(components))
-                })
-            {
-                if ceiling_allows() {
-                    let mut because = Provenance::at(
-                        Layer::Delegation,
-                        &delegation.origin,
-                        format!("delegated `{pattern}` covers `{path}`"),
-                    );
-                    because.chain.push(delegation.chain.clone());
-                    return Self::decision(Verdict::Allow, because, None);
-                }
-                return self.ceiling_denial(
-                    path,
-                    location,
-                    &format!("delegation `{pattern}` at {}", delegation.origin),
+            ),
+            PlaceOutcome::Delegated(pattern, delegation) => {
+                let mut because = Provenance::at(
+                    Layer::Delegation,
+                    &delegation.origin,
+                    format!("delegated `{pattern}` covers `{path}`"),
                 );
+                because.chain.push(delegation.chain.clone());
+                Self::decision(Verdict::Allow, because, None)
             }
-        }
-        if let Some(location) = location {
-            let id = &location.location.id;
-            // A grant pattern matched but does not name the location: the
-            // classic `/**` case. The smallest change names the location.
-            if let Some((pattern, rule)) =
-                self.grants.paths.first_match(path, components, |_, _| true)
-            {
-                return Self::decision(
-                    Verdict::Deny,
-                    location.provenance(format!(
-                            "`{path}` is in {}; grant `{pattern}` at {} does not name it (broad patterns never cover guarded paths)",
-                            guarded_words.unwrap_or_default(),
-                            rule.origin
-                        )),
-                    Some(format!(
+            PlaceOutcome::CeilingRefusesDelegation(pattern, delegation) => self.ceiling_denial(
+                path,
+                location,
+                &format!("delegation `{pattern}` at {}", delegation.origin),
+            ),
+            PlaceOutcome::GuardedNotNamed(pattern, rule, location) => {
+                let id = &location.location.id;
+                Self::guarded_denial(
+                    location,
+                    format!(
+                        "`{path}` is in {}; grant `{pattern}` at {} does not name it (broad patterns never cover guarded paths)",
+                        GuardedWords(&location.location),
+                        rule.origin
+                    ),
+                    format!(
                         "add `guarded = [\"{id}\"]` to the grant at {}, or grant the exact path: `[[grant]] package = \"{name}\" paths = [\"{path}\"] guarded = [\"{id}\"]`",
                         rule.origin
-                    )),
-                );
+                    ),
+                )
             }
-            return Self::decision(
-                Verdict::Deny,
-                location.provenance(format!(
-                    "`{path}` is in {} and no grant for `{name}` in repo `{}` names it",
-                    guarded_words.unwrap_or_default(),
-                    self.repo
-                )),
-                Some(format!("grant it: `[[grant]] package = \"{name}\" paths = [\"{path}\"] guarded = [\"{id}\"]`")),
-            );
-        }
-        Self::decision(
-            Verdict::Deny,
-            Provenance::nowhere(
-                Layer::Grant,
-                &self.grants_file,
+            PlaceOutcome::GuardedUngranted(location) => Self::guarded_denial(
+                location,
                 format!(
-                    "no grant for `{name}` in repo `{}` covers `{path}`",
+                    "`{path}` is in {} and no grant for `{name}` in repo `{}` names it",
+                    GuardedWords(&location.location),
                     self.repo
                 ),
+                format!(
+                    "grant it: `[[grant]] package = \"{name}\" paths = [\"{path}\"] guarded = [\"{}\"]`",
+                    location.location.id
+                ),
             ),
-            Some(format!(
-                "grant it: `[[grant]] package = \"{name}\" paths = [\"{path}\"]`"
-            )),
-        )
+            PlaceOutcome::Ungranted => Self::decision(
+                Verdict::Deny,
+                Provenance::nowhere(
+                    Layer::Grant,
+                    &self.grants_file,
+                    format!(
+                        "no grant for `{name}` in repo `{}` covers `{path}`",
+                        self.repo
+                    ),
+                ),
+                Some(format!(
+                    "grant it: `[[grant]] package = \"{name}\" paths = [\"{path}\"]`"
+                )),
+            ),
+        }
+    }
+
+    /// A guarded path refused: the catalog (or policy) entry decided.
+    fn guarded_denial(location: &CompiledLocation, rule: String, hint: String) -> Decision {
+        Self::decision(Verdict::Deny, location.provenance(rule), Some(hint))
     }
 
     fn ceiling_denial(

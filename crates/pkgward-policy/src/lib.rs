@@ -23,8 +23,8 @@ pub mod verify;
 pub mod version;
 
 pub use evaluate::{
-    CompiledPolicy, Decision, InstalledOwner, Layer, Provenance, Request, Subject, SubjectPolicy,
-    Verdict,
+    CompiledPolicy, Decision, InstalledOwner, Judgement, Layer, Provenance, Request, Subject,
+    SubjectPolicy, Verdict,
 };
 pub use model::{Policy, ScriptMode};
 pub use parse::{load, PolicyError, PolicyErrors, PolicyInput, SourceFile};

@@ -77,6 +77,11 @@ impl AliasTable {
     /// Apply the first alias whose source is `path` or one of its ancestors.
     pub fn apply<'a>(&self, path: &'a str) -> Cow<'a, str> {
         for (from, to) in &self.aliases {
+            // Aliases are few and rarely apply: comparing the first byte of
+            // the first component skips most of them without a `memcmp`.
+            if from.len() > 1 && path.as_bytes().get(1) != from.as_bytes().get(1) {
+                continue;
+            }
             if let Some(rest) = path.strip_prefix(from.as_str()) {
                 if rest.is_empty() || rest.starts_with('/') {
                     return Cow::Owned(format!("{to}{rest}"));
@@ -97,19 +102,18 @@ pub fn canonicalize(path: &str) -> Result<Cow<'_, str>, PathError> {
     if path.is_empty() {
         return Err(PathError::Empty(path.to_owned()));
     }
-    if let Some(character) = path.chars().find(|c| c.is_control()) {
-        return Err(PathError::ControlCharacter(path.to_owned(), character));
+    // One pass over the bytes settles the common case (ASCII, already
+    // canonical) without decoding characters; this runs once per decision.
+    let shape = scan_bytes(path.as_bytes());
+    if !shape.ascii || shape.control {
+        if let Some(character) = path.chars().find(|c| c.is_control()) {
+            return Err(PathError::ControlCharacter(path.to_owned(), character));
+        }
+        if let Some(character) = path.chars().find(|c| is_invisible_format_character(*c)) {
+            return Err(PathError::InvisibleCharacter(path.to_owned(), character));
+        }
     }
-    if let Some(character) = path.chars().find(|c| is_invisible_format_character(*c)) {
-        return Err(PathError::InvisibleCharacter(path.to_owned(), character));
-    }
-    let already_canonical = path.starts_with('/')
-        && (path == "/"
-            || (!path.ends_with('/')
-                && path[1..]
-                    .split('/')
-                    .all(|c| !c.is_empty() && c != "." && c != "..")));
-    if already_canonical {
+    if shape.canonical {
         return Ok(Cow::Borrowed(path));
     }
     let mut canonical = String::with_capacity(path.len() + 1);
@@ -127,6 +131,44 @@ pub fn canonicalize(path: &str) -> Result<Cow<'_, str>, PathError> {
         canonical.push('/');
     }
     Ok(Cow::Owned(canonical))
+}
+
+/// What one pass over a path's bytes found.
+struct ByteShape {
+    /// Only ASCII: no invisible format character can be present.
+    ascii: bool,
+    /// An ASCII control character (C0 or DEL) is present.
+    control: bool,
+    /// Absolute, no empty, `.` or `..` component, no trailing `/` (or `/`).
+    canonical: bool,
+}
+
+fn scan_bytes(bytes: &[u8]) -> ByteShape {
+    let mut ascii = true;
+    let mut control = false;
+    let mut canonical = bytes.first() == Some(&b'/');
+    // Start of the current component (just after its `/`).
+    let mut start = 1;
+    for (index, &byte) in bytes.iter().enumerate() {
+        match byte {
+            b'/' if index == 0 => {}
+            b'/' => {
+                canonical &= !matches!(&bytes[start..index], b"" | b"." | b"..");
+                start = index + 1;
+            }
+            0x00..=0x1f | 0x7f => control = true,
+            0x80.. => ascii = false,
+            _ => {}
+        }
+    }
+    if bytes.len() > 1 {
+        canonical &= !matches!(&bytes[start..], b"" | b"." | b"..");
+    }
+    ByteShape {
+        ascii,
+        control,
+        canonical,
+    }
 }
 
 /// Canonicalise, then apply the root's aliases.

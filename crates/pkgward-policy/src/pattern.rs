@@ -11,11 +11,46 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// A small, fast, non-cryptographic hasher for the prefix index (the
-/// multiply-rotate of rustc's `FxHasher`). The keys stored are
-/// policy-controlled path prefixes (packages only look them up), so flooding
-/// resistance is not needed here, and `SipHash` would dominate the cost of a
-/// decision.
+/// The prefix index is keyed by a hash of the literal prefix computed
+/// component by component, so that a path's ancestors (`/usr`, `/usr/lib`,
+/// `/usr/lib/x`, …) are hashed in one pass per decision and every pattern
+/// set of the decision reuses them. The mix is the multiply-rotate of
+/// rustc's `FxHasher`: the stored prefixes are policy-controlled (packages
+/// only look them up), so flooding resistance is not needed, and a
+/// collision only costs time: every candidate pattern is matched in full.
+const PREFIX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+fn mix(hash: u64, word: u64) -> u64 {
+    (hash.rotate_left(5) ^ word).wrapping_mul(PREFIX_SEED)
+}
+
+/// The prefix hash of `/` (no component).
+const ROOT_PREFIX_HASH: u64 = 0;
+
+/// Extend the hash of a prefix by one more component.
+fn extend_prefix_hash(hash: u64, component: &str) -> u64 {
+    let mut hash = mix(hash, u64::from(b'/'));
+    let mut chunks = component.as_bytes().chunks_exact(8);
+    for chunk in &mut chunks {
+        hash = mix(
+            hash,
+            u64::from_le_bytes(chunk.try_into().expect("8-byte chunk")),
+        );
+    }
+    let remainder = chunks.remainder();
+    if !remainder.is_empty() {
+        // The tail as one zero-padded word: a collision with a name that
+        // ends in NUL bytes is impossible (paths hold none) and would only
+        // cost a full match anyway.
+        let mut word = [0u8; 8];
+        word[..remainder.len()].copy_from_slice(remainder);
+        hash = mix(hash, u64::from_le_bytes(word));
+    }
+    hash
+}
+
+/// Passes the already-mixed prefix hash through to the map, folding the
+/// high bits (best mixed by the multiply) into the low ones it indexes by.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PrefixHasher {
     hash: u64,
@@ -23,19 +58,13 @@ pub struct PrefixHasher {
 
 impl Hasher for PrefixHasher {
     fn write(&mut self, bytes: &[u8]) {
-        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let word = u64::from_le_bytes(chunk.try_into().expect("8-byte chunk"));
-            self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
-        }
-        for &byte in chunks.remainder() {
-            self.hash = (self.hash.rotate_left(5) ^ u64::from(byte)).wrapping_mul(SEED);
+        for &byte in bytes {
+            self.hash = mix(self.hash, u64::from(byte));
         }
     }
 
-    fn write_u8(&mut self, byte: u8) {
-        self.write(&[byte]);
+    fn write_u64(&mut self, value: u64) {
+        self.hash = value ^ (value >> 32);
     }
 
     fn finish(&self) -> u64 {
@@ -43,7 +72,7 @@ impl Hasher for PrefixHasher {
     }
 }
 
-type PrefixMap = HashMap<Box<str>, Vec<u32>, BuildHasherDefault<PrefixHasher>>;
+type PrefixMap = HashMap<u64, Vec<u32>, BuildHasherDefault<PrefixHasher>>;
 use std::fmt;
 
 /// Why a pattern text was refused.
@@ -410,6 +439,78 @@ pub fn split_path(path: &str) -> Vec<&str> {
     path.trim_start_matches('/').split('/').collect()
 }
 
+/// Components kept on the stack: deeper paths (rare) fall back to a `Vec`.
+const STACK_COMPONENTS: usize = 32;
+
+/// A canonical absolute path prepared once for lookups in many pattern
+/// sets: its components and the prefix hash of each ancestor
+/// (`prefix_hashes[d]` for the first `d` components).
+#[derive(Debug, Clone, Copy)]
+pub struct PathKey<'a> {
+    pub path: &'a str,
+    pub components: &'a [&'a str],
+    prefix_hashes: &'a [u64],
+}
+
+/// Call `body` with the components of a canonical absolute path, split once
+/// into a stack buffer: every pattern set of a decision reuses them, and
+/// the common path allocates nothing.
+pub fn with_components<R>(path: &str, body: impl FnOnce(&[&str]) -> R) -> R {
+    with_path_key(path, |key| body(key.components))
+}
+
+/// Call `body` with `path` prepared as a [`PathKey`] (on the stack unless
+/// the path is deeper than 32 components).
+pub fn with_path_key<R>(path: &str, body: impl FnOnce(&PathKey<'_>) -> R) -> R {
+    let mut components = [""; STACK_COMPONENTS];
+    let mut prefix_hashes = [ROOT_PREFIX_HASH; STACK_COMPONENTS + 1];
+    let mut count = 0;
+    let mut push = |component| {
+        if count == STACK_COMPONENTS {
+            return false;
+        }
+        prefix_hashes[count + 1] = extend_prefix_hash(prefix_hashes[count], component);
+        components[count] = component;
+        count += 1;
+        true
+    };
+    let mut fits = true;
+    if path != "/" && !path.is_empty() {
+        let mut start = 1;
+        for (index, &byte) in path.as_bytes().iter().enumerate().skip(1) {
+            if byte == b'/' {
+                fits &= push(&path[start..index]);
+                start = index + 1;
+            }
+        }
+        fits &= push(&path[start..]);
+    }
+    if !fits {
+        let components = split_path(path);
+        let prefix_hashes = prefix_hashes_of(&components);
+        return body(&PathKey {
+            path,
+            components: &components,
+            prefix_hashes: &prefix_hashes,
+        });
+    }
+    body(&PathKey {
+        path,
+        components: &components[..count],
+        prefix_hashes: &prefix_hashes[..=count],
+    })
+}
+
+fn prefix_hashes_of(components: &[&str]) -> Vec<u64> {
+    let mut hashes = Vec::with_capacity(components.len() + 1);
+    hashes.push(ROOT_PREFIX_HASH);
+    for component in components {
+        let last = *hashes.last().expect("starts with the root");
+        hashes.push(extend_prefix_hash(last, component));
+    }
+    hashes
+}
+
 /// A set of path patterns, each tagged with a value, indexed by literal
 /// prefix. Lookups try the path's ancestors (`/`, `/usr`, `/usr/bin`, …)
 /// in a hash map, so cost grows with path depth, not with the rule count.
@@ -439,12 +540,11 @@ fn depth_bit(depth: usize) -> u64 {
 impl<T> PatternSet<T> {
     pub fn push(&mut self, pattern: PathPattern, value: T) {
         let index = u32::try_from(self.entries.len()).expect("fewer than 2^32 patterns");
-        let prefix = pattern.literal_prefix();
+        let prefix_hash = pattern
+            .literal_components()
+            .fold(ROOT_PREFIX_HASH, extend_prefix_hash);
         self.depths |= depth_bit(pattern.literal_prefix_length);
-        self.by_prefix
-            .entry(prefix.into_boxed_str())
-            .or_default()
-            .push(index);
+        self.by_prefix.entry(prefix_hash).or_default().push(index);
         self.entries.push((pattern, value));
     }
 
@@ -460,46 +560,56 @@ impl<T> PatternSet<T> {
         self.entries.iter()
     }
 
-    /// All entries matching `path` (given with its components) for which
-    /// `accept` holds, the earliest-defined one first.
+    /// The earliest-defined entry matching `path` (given with its
+    /// components) for which `accept` holds.
     pub fn first_match(
         &self,
         path: &str,
         components: &[&str],
+        accept: impl FnMut(&PathPattern, &T) -> bool,
+    ) -> Option<&(PathPattern, T)> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let prefix_hashes = prefix_hashes_of(components);
+        self.first_match_key(
+            &PathKey {
+                path,
+                components,
+                prefix_hashes: &prefix_hashes,
+            },
+            accept,
+        )
+    }
+
+    /// [`Self::first_match`] for a path prepared once by [`with_path_key`].
+    /// Only depths at which some pattern's literal prefix ends are looked
+    /// up, so the cost grows with path depth, not with the rule count.
+    pub fn first_match_key(
+        &self,
+        key: &PathKey<'_>,
         mut accept: impl FnMut(&PathPattern, &T) -> bool,
     ) -> Option<&(PathPattern, T)> {
         if self.entries.is_empty() {
             return None;
         }
         let mut best: Option<u32> = None;
-        let mut consider = |prefix: &str| {
-            if let Some(indices) = self.by_prefix.get(prefix) {
-                for &index in indices {
-                    if best.is_some_and(|b| b < index) {
-                        break;
-                    }
-                    let (pattern, value) = &self.entries[index as usize];
-                    if pattern.matches_components(components) && accept(pattern, value) {
-                        best = Some(index);
-                        break;
-                    }
-                }
+        for (depth, prefix_hash) in key.prefix_hashes.iter().enumerate() {
+            if self.depths & depth_bit(depth) == 0 {
+                continue;
             }
-        };
-        if self.depths & 1 != 0 {
-            consider("/");
-        }
-        if path != "/" {
-            let (mut end, mut depth) = (0, 1);
-            while let Some(offset) = path[end + 1..].find('/') {
-                end = end + 1 + offset;
-                if self.depths & depth_bit(depth) != 0 {
-                    consider(&path[..end]);
+            let Some(indices) = self.by_prefix.get(prefix_hash) else {
+                continue;
+            };
+            for &index in indices {
+                if best.is_some_and(|b| b < index) {
+                    break;
                 }
-                depth += 1;
-            }
-            if self.depths & depth_bit(depth) != 0 || depth >= 63 {
-                consider(path);
+                let (pattern, value) = &self.entries[index as usize];
+                if pattern.matches_components(key.components) && accept(pattern, value) {
+                    best = Some(index);
+                    break;
+                }
             }
         }
         best.map(|index| &self.entries[index as usize])
@@ -616,6 +726,60 @@ mod tests {
             2
         );
         assert!(set.first_match("/etc", &["etc"], |_, v| *v == 0).is_none());
+    }
+
+    /// `/c0/c1/…` with `depth` components (`/` for none).
+    fn deep(depth: usize) -> String {
+        if depth == 0 {
+            return "/".to_owned();
+        }
+        (0..depth)
+            .map(|i| format!("/c{i}"))
+            .collect::<Vec<_>>()
+            .concat()
+    }
+
+    #[test]
+    fn components_on_the_stack_equal_split_path_at_every_depth() {
+        for depth in 0..80 {
+            let path = deep(depth);
+            let expected = split_path(&path);
+            with_components(&path, |components| {
+                assert_eq!(components, expected, "{path}");
+            });
+        }
+    }
+
+    #[test]
+    fn pattern_set_finds_literal_prefixes_at_any_depth() {
+        let mut set = PatternSet::default();
+        set.push(PathPattern::parse(&format!("{}/**", deep(40))).unwrap(), 40);
+        set.push(PathPattern::parse(&format!("{}/*", deep(66))).unwrap(), 66);
+        set.push(PathPattern::parse(&deep(3)).unwrap(), 3);
+        let found = |set: &PatternSet<usize>, path: &str| {
+            with_path_key(path, |key| {
+                set.first_match_key(key, |_, _| true)
+                    .map(|(_, value)| *value)
+            })
+        };
+        assert_eq!(found(&set, &deep(3)), Some(3));
+        assert_eq!(found(&set, &deep(4)), None);
+        assert_eq!(found(&set, &deep(41)), Some(40));
+        assert_eq!(found(&set, &deep(39)), None);
+        let beyond = format!("{}/x", deep(66));
+        assert_eq!(found(&set, &beyond), Some(40), "earliest defined wins");
+        assert_eq!(found(&set, &deep(67)), Some(40));
+        let mut late = PatternSet::default();
+        late.push(PathPattern::parse(&format!("{}/*", deep(66))).unwrap(), 66);
+        assert_eq!(found(&late, &beyond), Some(66));
+        assert_eq!(found(&late, &deep(66)), None);
+        // The unprepared entry point agrees.
+        let components = split_path(&beyond);
+        assert_eq!(
+            late.first_match(&beyond, &components, |_, _| true)
+                .map(|e| e.1),
+            Some(66)
+        );
     }
 
     #[test]

@@ -69,6 +69,20 @@ fn check_with(
     };
     let rules = compiled.for_subject(&subject, installed).unwrap();
     let decision = rules.decide(&request);
+    // The allocation-free judgement is the same decision before its words.
+    let judgement = rules.judge(&request);
+    assert_eq!(judgement.verdict(), decision.verdict, "{request}");
+    assert_eq!(
+        judgement.canonical_path(),
+        decision.canonical_path.as_deref(),
+        "{request}"
+    );
+    assert_eq!(
+        judgement.guarded_location().map(|l| l.id.as_str()),
+        decision.guarded.as_ref().map(|g| g.id.as_str()),
+        "{request}"
+    );
+    assert_eq!(judgement.into_decision(), decision, "{request}");
     assert_eq!(
         (decision.verdict, decision.because.layer),
         (expect.0, expect.1),

@@ -1,18 +1,23 @@
-//! The re-executed helper: the sandbox's pid 1.
+//! The helper: the sandbox's pid 1.
 //!
 //! The caller ([`crate::run`]) clones a child straight into new user, mount,
 //! pid, network, IPC, UTS and cgroup namespaces, writes its uid/gid maps from
 //! outside (only a process in the parent namespace can map a range of ids),
 //! and the child re-executes an executable whose `main` first calls
 //! [`run_helper_if_requested`], recognised by its `argv[0]`
-//! ([`HELPER_ARGV0`]). The re-execution matters: the caller may have threads
-//! and arbitrary state, the helper starts single-threaded and clean, with an
-//! empty environment.
+//! ([`HELPER_ARGV0`]). The re-execution matters when the caller has threads
+//! (one of them may hold a lock the child would need): the helper starts
+//! single-threaded and clean, with an empty environment. A single-threaded
+//! caller's child skips it and goes on in place ([`run_in_place`]), after
+//! making itself look fresh ([`kernel::forget_the_caller`]): loading the
+//! executable again was half the CPU of a short run.
 //!
 //! Its descriptors: 0 is the control socket (it reads a [`HelperRequest`] as
 //! JSON until EOF and writes [`Message`]s back as JSON lines), 1 and 2 the
-//! capture pipes, 3 a pipe on which the caller says that the process limit
-//! is in place. Pid 1 builds the filesystem view, applies rlimits, drops
+//! capture pipes, 3 a socket for the process limit: when asked to limit
+//! its own pid namespace and that fails, pid 1 says `f`; unless the limit is
+//! its namespace's, pid 1 waits there for the caller to say which limit is
+//! in place. Pid 1 builds the filesystem view, applies rlimits, drops
 //! capabilities, applies `no_new_privs`, Landlock and seccomp, reports the
 //! achieved [`Status`], forks the command and reaps every orphan until the
 //! command exits; its exit then ends the namespace. The caller enforces the
@@ -21,6 +26,7 @@
 use crate::kernel;
 use crate::landlock_rules;
 use crate::mounts;
+use crate::process_limit;
 use crate::spec::Spec;
 use crate::status::{Message, ProcessLimit, SeccompStatus, Status, UserMapping};
 use crate::syscall_filter;
@@ -53,11 +59,14 @@ const FILE_OWNERSHIP_CAPABILITIES: [(u32, &str); 4] = [
     (4, "cap_fsetid"),
 ];
 
-/// What the caller sends the helper: the spec and how it mapped the ids.
+/// What the caller sends the helper: the spec, how it mapped the ids, and
+/// the process limit pid 1 should try to enforce through its pid
+/// namespace's `pid_max` (see `process_limit.rs`).
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct HelperRequest {
     pub spec: Spec,
     pub mapping: UserMapping,
+    pub pid_namespace_limit: Option<u64>,
 }
 
 /// Call first thing in `main`, before any thread starts. Returns the exit
@@ -67,16 +76,35 @@ pub fn run_helper_if_requested() -> Option<i32> {
     if argv0 != HELPER_ARGV0 {
         return None;
     }
+    Some(run_on_descriptors())
+}
+
+/// The helper in the caller's own fork-like child, without executing
+/// anything (single-threaded callers, see [`kernel::clone_helper`]); never
+/// returns.
+pub(crate) fn run_in_place() -> ! {
+    // A panic must never unwind into the caller's code, which this process
+    // shares a copy of: it ends the helper like any other failure.
+    let code = std::panic::catch_unwind(|| {
+        kernel::forget_the_caller();
+        run_on_descriptors()
+    })
+    .unwrap_or(1);
+    kernel::exit_immediately(code)
+}
+
+/// The helper on descriptors 0–3 set up by the caller.
+fn run_on_descriptors() -> i32 {
     kernel::close_descriptors_from(4);
     // SAFETY: the caller set fd 0 to the control socket and fd 3 to the
-    // process-limit pipe when it cloned this process; it owns them from here.
-    let (control, process_limit_pipe) = unsafe {
+    // process-limit socket when it cloned this process; it owns them from here.
+    let (control, process_limit_channel) = unsafe {
         (
             UnixStream::from_raw_fd(0),
             std::os::fd::OwnedFd::from_raw_fd(3),
         )
     };
-    Some(helper_main(control, &process_limit_pipe))
+    helper_main(control, &process_limit_channel)
 }
 
 fn send(control: &mut UnixStream, message: &Message) {
@@ -86,7 +114,7 @@ fn send(control: &mut UnixStream, message: &Message) {
     let _ = control.write_all(line.as_bytes());
 }
 
-fn helper_main(mut control: UnixStream, process_limit_pipe: &std::os::fd::OwnedFd) -> i32 {
+fn helper_main(mut control: UnixStream, process_limit_channel: &std::os::fd::OwnedFd) -> i32 {
     if std::process::id() != 1 {
         send(
             &mut control,
@@ -116,10 +144,15 @@ fn helper_main(mut control: UnixStream, process_limit_pipe: &std::os::fd::OwnedF
         send(&mut control, &Message::SetupFailed(error.to_string()));
         return 1;
     }
+    // Our pid namespace's own limit is written by a child while we set up.
+    let pending_limit = request
+        .pid_namespace_limit
+        .map(process_limit::start_limiting_pid_namespace);
     init_main(
         &request.spec,
         &mut control,
-        process_limit_pipe,
+        process_limit_channel,
+        pending_limit,
         request.mapping,
     )
 }
@@ -128,18 +161,32 @@ fn helper_main(mut control: UnixStream, process_limit_pipe: &std::os::fd::OwnedF
 fn init_main(
     spec: &Spec,
     control: &mut UnixStream,
-    process_limit_pipe: &std::os::fd::OwnedFd,
+    caller_limit_channel: &std::os::fd::OwnedFd,
+    pending_limit: Option<std::io::Result<kernel::PendingWrite>>,
     mapping: UserMapping,
 ) -> i32 {
     match confine(spec, mapping) {
         Ok((mut status, program, argv, environment)) => {
-            // The caller prepares the process limit while we set up; it
-            // must be in place before the first fork.
-            status.process_limit = match read_byte(process_limit_pipe) {
-                Some(b'c') => ProcessLimit::Cgroup,
-                Some(b'r') => ProcessLimit::Rlimit,
-                Some(_) => ProcessLimit::None,
-                None => return 1,
+            // The limit must be in place before the first fork. When our pid
+            // namespace limits itself the caller has nothing to do and is
+            // not disturbed; otherwise it prepares the limit while we set up
+            // (told at once when not asked to leave it to us, asked with `f`
+            // when our own limit failed) and we wait for its answer.
+            let asked = pending_limit.is_some();
+            let namespace_limited = pending_limit
+                .is_some_and(|pending| pending.and_then(kernel::PendingWrite::finish).is_ok());
+            if asked && !namespace_limited && !write_byte(caller_limit_channel, b'f') {
+                return 1;
+            }
+            status.process_limit = if namespace_limited {
+                ProcessLimit::PidNamespace
+            } else {
+                match read_byte(caller_limit_channel) {
+                    Some(b'c') => ProcessLimit::Cgroup,
+                    Some(b'r') => ProcessLimit::Rlimit,
+                    Some(_) => ProcessLimit::None,
+                    None => return 1,
+                }
             };
             send(control, &Message::Confined(status));
             run_command(control, &program, &argv, &environment)
@@ -153,7 +200,23 @@ fn init_main(
 
 type Prepared = (Status, CString, Vec<CString>, Vec<CString>);
 
-/// One byte from the caller's pipe; `None` when the caller is gone.
+/// One byte to the caller; false when the caller is gone.
+fn write_byte(channel: &std::os::fd::OwnedFd, byte: u8) -> bool {
+    loop {
+        // SAFETY: writing one byte from a local to a socket we own.
+        let written = unsafe { libc::write(channel.as_raw_fd(), (&raw const byte).cast(), 1) };
+        if written == 1 {
+            return true;
+        }
+        if written < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+        {
+            continue;
+        }
+        return false;
+    }
+}
+
+/// One byte from the caller; `None` when the caller is gone.
 fn read_byte(pipe: &std::os::fd::OwnedFd) -> Option<u8> {
     let mut byte = [0u8; 1];
     loop {

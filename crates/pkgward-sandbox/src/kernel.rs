@@ -6,6 +6,7 @@
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 fn check(result: libc::c_long) -> io::Result<libc::c_long> {
@@ -228,18 +229,26 @@ pub fn pivot_root_here(new_root: &OwnedFd) -> io::Result<()> {
 /// allowed there, unlike `unshare`), so between clone and exec the child
 /// only makes raw system calls on data prepared beforehand: no allocation,
 /// no lock another thread may hold.
+///
+/// With `program` `None` the child does not execute anything: `clone_helper`
+/// returns 0 in it, and it must go on as the helper in place
+/// ([`crate::helper::run_in_place`]). Only a single-threaded caller may ask
+/// for that (no lock can be held by a thread that does not exist in the
+/// child); it saves loading the executable a second time, the largest cost
+/// of a run.
 pub fn clone_helper(
     flags: libc::c_int,
     descriptors: [RawFd; 4],
     maps_written: RawFd,
-    program: &CStr,
-    argv: &[*const libc::c_char],
+    program: Option<(&CStr, &[*const libc::c_char])>,
 ) -> io::Result<libc::pid_t> {
-    assert_eq!(
-        argv.last(),
-        Some(&std::ptr::null()),
-        "argv is NULL-terminated"
-    );
+    if let Some((_, argv)) = program {
+        assert_eq!(
+            argv.last(),
+            Some(&std::ptr::null()),
+            "argv is NULL-terminated"
+        );
+    }
     let environment: [*const libc::c_char; 1] = [std::ptr::null()];
     // SAFETY: a raw clone without CLONE_VM and with a NULL stack behaves like
     // fork(2). The child below only calls async-signal-safe system calls on
@@ -282,8 +291,75 @@ pub fn clone_helper(
         if libc::read(maps_written, (&raw mut byte).cast(), 1) != 1 {
             libc::_exit(126);
         }
+        let Some((program, argv)) = program else {
+            return Ok(0);
+        };
         libc::execve(program.as_ptr(), argv.as_ptr(), environment.as_ptr());
         libc::_exit(127)
+    }
+}
+
+/// Whether this process has one thread (then a fork-like child may go on
+/// running its code). The `Threads:` line of `/proc/self/status` is the
+/// kernel's count; listing `/proc/self/task` is not reliable while other
+/// threads exit (the listing can skip entries). With one thread the answer
+/// cannot change behind our back: only this thread could start another.
+pub fn is_single_threaded() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Threads:"))
+            .is_some_and(|count| count.trim() == "1")
+    })
+}
+
+/// In a helper that was not executed afresh: make the inherited process
+/// look and behave like a fresh one. Caught signals go back to their
+/// default action (as `execve` does), and the caller's argument and
+/// environment strings, which `/proc/1/cmdline` and `/proc/1/environ`
+/// show, are overwritten with NUL bytes.
+pub fn forget_the_caller() {
+    for signal in 1..libc::SIGRTMAX() {
+        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: querying and setting a signal disposition with a zeroed
+        // (valid) sigaction; pid 1 is single-threaded.
+        unsafe {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, std::ptr::null(), &raw mut current) == 0
+                && current.sa_sigaction != libc::SIG_DFL
+                && current.sa_sigaction != libc::SIG_IGN
+            {
+                let default: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(signal, &raw const default, std::ptr::null_mut());
+            }
+        }
+    }
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // Fields after the command name (which may hold spaces): the first is
+    // field 3; arg_start..arg_end and env_start..env_end are 48..51.
+    let Some((_, after_name)) = stat.rsplit_once(')') else {
+        return;
+    };
+    let fields: Vec<usize> = after_name
+        .split_whitespace()
+        .skip(45)
+        .take(4)
+        .filter_map(|field| field.parse().ok())
+        .collect();
+    if let [arg_start, arg_end, env_start, env_end] = fields[..] {
+        for (start, end) in [(arg_start, arg_end), (env_start, env_end)] {
+            if start < end {
+                // SAFETY: the kernel reports these ranges of our own initial
+                // stack, which is mapped writable; nothing reads the strings
+                // afterwards (pid 1 never looks at its arguments or
+                // environment).
+                unsafe { std::ptr::write_bytes(start as *mut u8, 0, end - start) };
+            }
+        }
     }
 }
 
@@ -360,6 +436,104 @@ pub fn clear_ambient_capabilities() -> io::Result<()> {
         )
     })?;
     Ok(())
+}
+
+/// `SECBIT_NO_SETUID_FIXUP` (linux/securebits.h): changing uids leaves the
+/// capability sets alone.
+const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
+
+/// A write started by [`start_write_with_effective_uid`]; [`Self::finish`]
+/// waits for it.
+#[derive(Debug)]
+pub struct PendingWrite {
+    child: libc::pid_t,
+    /// The directory the child opens the file in, kept open until it is done.
+    _directory: OwnedFd,
+}
+
+impl PendingWrite {
+    /// Wait for the child; `Ok` when it wrote all of the contents.
+    pub fn finish(self) -> io::Result<()> {
+        let (_, status) = wait_for(self.child)?;
+        if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "the write failed (status {status:#x})"
+            )))
+        }
+    }
+}
+
+/// Start writing `contents` to `name` in `directory` with effective uid
+/// `euid` while keeping every capability (securebit `NO_SETUID_FIXUP`). Pid
+/// 1 uses this for a sysctl that must be *namespaced*: the capabilities of
+/// the sandbox's user namespace open it, but a global sysctl only ever lets
+/// euid 0 (which, identity-mapped, is real root) write, so a non-root euid
+/// can never reach the host's value.
+///
+/// The write happens in a short-lived child, which runs while pid 1 goes on
+/// setting up: changing the effective uid clears the parent-death signal
+/// (prctl(2)), and pid 1 must keep dying with its caller. The child opens
+/// the file relative to `directory`, opened here, so that pid 1 changing
+/// the root meanwhile does not matter.
+pub fn start_write_with_effective_uid(
+    directory: &CStr,
+    name: &CStr,
+    contents: &[u8],
+    euid: u32,
+) -> io::Result<PendingWrite> {
+    const UNCHANGED: libc::uid_t = libc::uid_t::MAX;
+    let directory = open_path(
+        Path::new(std::ffi::OsStr::from_bytes(directory.to_bytes())),
+        true,
+    )?;
+    // SAFETY: a raw clone without CLONE_VM behaves like fork(2) without
+    // glibc's bookkeeping (pid 1 may be a fork-like copy of its caller
+    // whose glibc thread state is stale, see `clone_helper`). The child
+    // only makes raw system calls on `directory`, `name` and `contents`,
+    // which stay valid in its copy of memory, and leaves with `_exit`; the
+    // uid change is a raw `setresuid` so that glibc's all-threads machinery
+    // stays out.
+    let child = check(unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::c_ulong::from(libc::SIGCHLD.unsigned_abs()),
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    })?;
+    let child = libc::pid_t::try_from(child).expect("pids fit in pid_t");
+    if child == 0 {
+        // SAFETY: see above.
+        unsafe {
+            let failed = libc::prctl(libc::PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) != 0
+                || libc::syscall(libc::SYS_setresuid, UNCHANGED, euid, UNCHANGED) != 0;
+            if failed {
+                libc::_exit(1);
+            }
+            let fd = libc::openat(
+                directory.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC,
+            );
+            if fd < 0 {
+                libc::_exit(2);
+            }
+            let written = libc::write(fd, contents.as_ptr().cast(), contents.len());
+            libc::_exit(if usize::try_from(written).ok() == Some(contents.len()) {
+                0
+            } else {
+                3
+            });
+        }
+    }
+    Ok(PendingWrite {
+        child,
+        _directory: directory,
+    })
 }
 
 pub fn set_resource_limit(resource: libc::__rlimit_resource_t, value: u64) -> io::Result<()> {
@@ -519,4 +693,32 @@ pub fn effective_gid() -> u32 {
 /// Install a classic BPF seccomp program (`no_new_privs` must be set).
 pub fn install_seccomp(program: &[seccompiler::sock_filter]) -> io::Result<()> {
     seccompiler::apply_filter(program).map_err(|error| io::Error::other(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The in-place helper is only sound with one thread: the check must
+    /// never say "one" while other threads come and go.
+    #[test]
+    fn a_busy_multi_threaded_process_is_never_single_threaded() {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churners: Vec<_> = (0..1)
+            .map(|_| {
+                let stop = std::sync::Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        std::thread::spawn(|| {}).join().unwrap();
+                    }
+                })
+            })
+            .collect();
+        let wrong = (0..20_000).filter(|_| is_single_threaded()).count();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for churner in churners {
+            churner.join().unwrap();
+        }
+        assert_eq!(wrong, 0);
+    }
 }

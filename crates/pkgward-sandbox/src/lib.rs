@@ -3,7 +3,8 @@
 //! a `// SAFETY:` comment and nearly all of them live in [`kernel`].
 //!
 //! The caller builds a [`Spec`] (plain data), [`run`] hands it to a
-//! re-executed helper process over a socket, and gets back an [`Outcome`]:
+//! helper process (re-executed, or for a single-threaded caller its own
+//! fork-like child) over a socket, and gets back an [`Outcome`]:
 //! the achieved [`Status`] (what was enforced, measured inside), the
 //! command's exit and its captured output. See `docs/sandbox.md`.
 //!

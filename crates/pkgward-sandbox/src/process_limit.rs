@@ -1,16 +1,59 @@
-//! The process limit of a sandbox run by root: a `pids` cgroup.
+//! The process limit of a sandbox run by root: the pid namespace's own
+//! `pid_max`, else a `pids` cgroup.
 //!
 //! `RLIMIT_NPROC` does not bind real root: `copy_process` skips the check
 //! when the task's user is `INIT_USER`, and with the identity id mapping the
-//! sandbox's uid 0 *is* kuid 0. So for a root caller the helper (outside the
-//! namespaces, still root) creates a child of its own `pids` cgroup (cgroup
-//! v1 `pids` hierarchy, or cgroup v2 when the `pids` controller can be
-//! enabled), sets `pids.max` and moves the sandbox's pid 1 into it before pid
-//! 1 forks anything. For an unprivileged caller `RLIMIT_NPROC` does bind and
-//! is what limits processes. Which one applied is reported in the status.
+//! sandbox's uid 0 *is* kuid 0. Two mechanisms do bind root:
+//!
+//! - Since Linux 6.14 (commit 7863dcc72d0f) `kernel.pid_max` is per pid
+//!   namespace, and `alloc_pid` checks it at every level of the hierarchy:
+//!   with `pid_max = limit + 1` in the sandbox's namespace, at most `limit`
+//!   tasks (pid 1 included, threads included, nested namespaces included)
+//!   can exist in it. Pid 1 sets it itself, for free, before anything else
+//!   runs. The command (uid 0 inside) could write it through a writable
+//!   procfs, so this is used only with seccomp on (no new namespaces, no
+//!   mounts: the only procfs is the sandbox's, whose `/proc/sys` is
+//!   read-only). A short-lived child of pid 1 writes it with a non-root
+//!   effective uid and the namespace capabilities, while pid 1 sets up
+//!   ([`crate::kernel::start_write_with_effective_uid`]): a kernel without the
+//!   per-namespace sysctl refuses that write, so the host's global `pid_max`
+//!   can never be touched (and pid 1's own uid, whose change would clear its
+//!   parent-death signal, stays as it is).
+//! - Otherwise the caller (outside the namespaces, still root) creates a
+//!   child of its own `pids` cgroup (cgroup v1 `pids` hierarchy, or cgroup
+//!   v2 when the `pids` controller can be enabled), sets `pids.max` and moves
+//!   the sandbox's pid 1 into it before pid 1 forks anything. The migration
+//!   waits for an RCU grace period on cgroup v1, which is why it is second.
+//!
+//! For an unprivileged caller `RLIMIT_NPROC` does bind and is what limits
+//! processes. Which one applied is reported in the status.
 
 use std::io;
 use std::path::{Path, PathBuf};
+
+/// Where a task reads and writes its pid namespace's `pid_max`.
+const SYSCTL_DIRECTORY: &std::ffi::CStr = c"/proc/sys/kernel";
+const PID_MAX: &std::ffi::CStr = c"pid_max";
+
+/// The effective uid `pid_max` is written with: `nobody`, mapped by the
+/// identity mapping, and not root.
+const UNPRIVILEGED_UID: u32 = 65534;
+
+/// In pid 1: start allowing at most `limit` tasks in our pid namespace
+/// (pids `1..=limit`); finish before the first fork. Fails, and nothing is
+/// changed, on kernels before 6.14, for a limit below the kernel's minimum
+/// `pid_max` (at least 301), or when `/proc/sys` is read-only.
+pub(crate) fn start_limiting_pid_namespace(limit: u64) -> io::Result<crate::kernel::PendingWrite> {
+    let pid_max = limit
+        .checked_add(1)
+        .ok_or_else(|| io::Error::other("process limit too large"))?;
+    crate::kernel::start_write_with_effective_uid(
+        SYSCTL_DIRECTORY,
+        PID_MAX,
+        pid_max.to_string().as_bytes(),
+        UNPRIVILEGED_UID,
+    )
+}
 
 /// A cgroup created for one sandbox; removed on drop.
 #[derive(Debug)]

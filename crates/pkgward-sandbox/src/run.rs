@@ -1,12 +1,12 @@
 //! The caller's side: clone the sandbox's pid 1 into its namespaces, map
-//! its ids, prepare the process limit, then wait — collecting output and
+//! its ids, settle the process limit, then wait — collecting output and
 //! messages — until it ends or the timeout kills it.
 
 use crate::helper::{HelperRequest, HELPER_ARGV0, NAMESPACES};
 use crate::kernel;
 use crate::process_limit::PidsCgroup;
 use crate::spec::{Spec, SpecError};
-use crate::status::{CommandExit, Message, Outcome, ProcessLimit, UserMapping};
+use crate::status::{CommandExit, Message, Outcome, UserMapping};
 use std::ffi::CString;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -79,9 +79,13 @@ pub fn run(spec: &Spec, helper: &HelperProgram) -> Result<Outcome, SandboxError>
     // The request is written before the helper exists: it is small, the
     // socket buffers it, and the helper can read it the moment it starts.
     let (mut control, helper_control) = UnixStream::pair().map_err(SandboxError::Control)?;
+    // Root callers: pid 1 first tries its pid namespace's `pid_max`, which
+    // costs nothing; only with seccomp on (see `process_limit.rs`).
+    let pid_namespace_limit = spec.limits.processes.filter(|_| uid == 0 && spec.seccomp);
     let request = HelperRequest {
         spec: spec.clone(),
         mapping: mapping.clone(),
+        pid_namespace_limit,
     };
     control
         .write_all(&serde_json::to_vec(&request).expect("requests serialise"))
@@ -89,7 +93,8 @@ pub fn run(spec: &Spec, helper: &HelperProgram) -> Result<Outcome, SandboxError>
         .map_err(SandboxError::Control)?;
     let (stdout_reader, stdout_writer) = kernel::pipe().map_err(SandboxError::Control)?;
     let (stderr_reader, stderr_writer) = kernel::pipe().map_err(SandboxError::Control)?;
-    let (limit_reader, limit_writer) = kernel::pipe().map_err(SandboxError::Control)?;
+    let (limit_channel, helper_limit_channel) =
+        UnixStream::pair().map_err(SandboxError::Control)?;
     let (maps_reader, maps_writer) = kernel::pipe().map_err(SandboxError::Control)?;
 
     let spawn_error = |source| SandboxError::Spawn {
@@ -100,28 +105,33 @@ pub fn run(spec: &Spec, helper: &HelperProgram) -> Result<Outcome, SandboxError>
     let argv0 = CString::new(HELPER_ARGV0).expect("static");
     let argv = [argv0.as_ptr(), std::ptr::null()];
     let flags = NAMESPACES.iter().fold(0, |flags, (_, flag)| flags | flag);
+    // A single-threaded caller's child goes on as the helper in place;
+    // otherwise the child executes `helper` afresh.
+    let in_place = kernel::is_single_threaded();
     let pid = kernel::clone_helper(
         flags,
         [
             helper_control.as_raw_fd(),
             stdout_writer.as_raw_fd(),
             stderr_writer.as_raw_fd(),
-            limit_reader.as_raw_fd(),
+            helper_limit_channel.as_raw_fd(),
         ],
         maps_reader.as_raw_fd(),
-        &program,
-        &argv,
+        (!in_place).then_some((program.as_c_str(), argv.as_slice())),
     )
     .map_err(|error| {
         SandboxError::Setup(format!(
             "cannot create user, mount, pid, network, ipc, uts and cgroup namespaces: {error}"
         ))
     })?;
+    if pid == 0 {
+        crate::helper::run_in_place();
+    }
     drop((
         helper_control,
         stdout_writer,
         stderr_writer,
-        limit_reader,
+        helper_limit_channel,
         maps_reader,
     ));
     // From here on, every early return must kill and reap the child.
@@ -142,26 +152,21 @@ pub fn run(spec: &Spec, helper: &HelperProgram) -> Result<Outcome, SandboxError>
         .map_err(|error| abandon(SandboxError::Control(error)))?;
     drop(maps_writer);
 
-    // While pid 1 sets up: the process limit, which must be in place before
-    // it forks the command (it waits for this byte).
-    let cgroup = match spec.limits.processes {
-        Some(limit) if uid == 0 => PidsCgroup::create(pid, limit).ok(),
-        _ => None,
+    // The process limit must be in place before pid 1 forks the command.
+    // When pid 1 was asked to limit its own pid namespace, it speaks only
+    // if that failed (then it waits for the cgroup, settled in `collect`);
+    // otherwise it waits for this byte, and the cgroup is made while it
+    // sets up.
+    let mut limit = ProcessLimitSettlement {
+        pid,
+        processes: spec.limits.processes,
+        root: uid == 0,
+        channel: Some(limit_channel),
+        cgroup: None,
     };
-    let process_limit = match (spec.limits.processes, &cgroup) {
-        (Some(_), Some(_)) => ProcessLimit::Cgroup,
-        (Some(_), None) if uid != 0 => ProcessLimit::Rlimit,
-        _ => ProcessLimit::None,
-    };
-    let byte = match process_limit {
-        ProcessLimit::Cgroup => b'c',
-        ProcessLimit::Rlimit => b'r',
-        ProcessLimit::None => b'n',
-    };
-    let mut limit_writer = std::fs::File::from(limit_writer);
-    // A failed write means pid 1 is gone; the wait below reports it.
-    let _ = limit_writer.write_all(&[byte]);
-    drop(limit_writer);
+    if pid_namespace_limit.is_none() {
+        limit.settle();
+    }
 
     let pidfd = kernel::pidfd_open(pid)
         .map_err(|error| abandon(SandboxError::Setup(format!("pidfd_open: {error}"))))?;
@@ -172,10 +177,11 @@ pub fn run(spec: &Spec, helper: &HelperProgram) -> Result<Outcome, SandboxError>
         stdout_reader,
         stderr_reader,
         control,
+        &mut limit,
     )
     .map_err(|error| abandon(SandboxError::Control(error)))?;
     kernel::wait_for(pid).map_err(SandboxError::Control)?;
-    drop(cgroup);
+    drop(limit);
 
     let mut status = None;
     let mut ended = None;
@@ -215,6 +221,55 @@ pub fn run(spec: &Spec, helper: &HelperProgram) -> Result<Outcome, SandboxError>
     })
 }
 
+/// The caller's side of the process limit: the channel to pid 1 and, for
+/// root callers whose pid namespace could not limit itself, the cgroup
+/// (removed on drop, after pid 1 has been reaped).
+struct ProcessLimitSettlement {
+    pid: libc::pid_t,
+    processes: Option<u64>,
+    root: bool,
+    channel: Option<UnixStream>,
+    cgroup: Option<PidsCgroup>,
+}
+
+impl ProcessLimitSettlement {
+    /// Create the cgroup when one is needed (root callers; `RLIMIT_NPROC`
+    /// binds everyone else) and tell pid 1 what enforces the limit.
+    fn settle(&mut self) {
+        let byte = match self.processes {
+            Some(processes) if self.root => {
+                self.cgroup = PidsCgroup::create(self.pid, processes).ok();
+                if self.cgroup.is_some() {
+                    b'c'
+                } else {
+                    b'n'
+                }
+            }
+            Some(_) => b'r',
+            None => b'n',
+        };
+        if let Some(mut channel) = self.channel.take() {
+            // A failed write means pid 1 is gone; the wait reports it.
+            let _ = channel.write_all(&[byte]);
+        }
+    }
+
+    /// Pid 1 spoke (or ended): `f` means its pid namespace could not limit
+    /// itself and it waits for the cgroup.
+    fn answer(&mut self) {
+        let mut byte = [0u8];
+        let asked = self
+            .channel
+            .as_mut()
+            .is_some_and(|channel| channel.read_exact(&mut byte).is_ok() && byte[0] == b'f');
+        if asked {
+            self.settle();
+        } else {
+            self.channel = None;
+        }
+    }
+}
+
 fn write_id_maps(pid: libc::pid_t, mapping: &UserMapping) -> std::io::Result<()> {
     let proc_dir = Path::new("/proc").join(pid.to_string());
     match mapping {
@@ -232,6 +287,12 @@ fn write_id_maps(pid: libc::pid_t, mapping: &UserMapping) -> std::io::Result<()>
     Ok(())
 }
 
+/// Index of the control socket among the collected streams.
+const CONTROL: usize = 2;
+/// Poll owners beyond the collected streams.
+const PIDFD: usize = 3;
+const LIMIT_CHANNEL: usize = 4;
+
 struct Collected {
     stdout: Vec<u8>,
     stderr: Vec<u8>,
@@ -239,10 +300,15 @@ struct Collected {
     timed_out: bool,
 }
 
-/// One thread, one poll loop: output, messages and pid 1's end, until all
-/// three streams are closed and pid 1 has exited. When the timeout expires,
-/// pid 1 is killed by its pid; the kernel then kills every process of its
-/// pid namespace, which closes the streams.
+/// One thread, one poll loop: output and pid 1's end, until both output
+/// streams are closed and pid 1 has exited; then the messages. When the
+/// timeout expires, pid 1 is killed by its pid; the kernel then kills every
+/// process of its pid namespace, which closes the streams.
+///
+/// The control socket is read only once pid 1 has exited: its few short
+/// messages (status, exit; well under the socket's buffer) wait there, and
+/// the caller is not woken up for each of them while pid 1 works — on a
+/// loaded machine every wake-up is a scheduling delay.
 fn collect(
     pid: libc::pid_t,
     pidfd: &OwnedFd,
@@ -250,6 +316,7 @@ fn collect(
     stdout: OwnedFd,
     stderr: OwnedFd,
     control: UnixStream,
+    limit: &mut ProcessLimitSettlement,
 ) -> std::io::Result<Collected> {
     let mut streams: [(Option<std::fs::File>, Vec<u8>); 3] = [
         (Some(std::fs::File::from(stdout)), Vec::new()),
@@ -267,6 +334,9 @@ fn collect(
         let mut poll_fds = Vec::with_capacity(4);
         let mut owners = Vec::with_capacity(4);
         for (index, (file, _)) in streams.iter().enumerate() {
+            if index == CONTROL && !exited {
+                continue;
+            }
             if let Some(file) = file {
                 poll_fds.push(libc::pollfd {
                     fd: file.as_raw_fd(),
@@ -282,7 +352,15 @@ fn collect(
                 events: libc::POLLIN,
                 revents: 0,
             });
-            owners.push(None);
+            owners.push(Some(PIDFD));
+        }
+        if let Some(channel) = &limit.channel {
+            poll_fds.push(libc::pollfd {
+                fd: channel.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            owners.push(Some(LIMIT_CHANNEL));
         }
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() && !timed_out {
@@ -299,11 +377,16 @@ fn collect(
             if poll_fd.revents == 0 {
                 continue;
             }
-            let Some(index) = owner else {
+            let index = owner.expect("every polled descriptor has an owner");
+            if index == PIDFD {
                 exited = true;
                 continue;
-            };
-            let (file, kept) = &mut streams[*index];
+            }
+            if index == LIMIT_CHANNEL {
+                limit.answer();
+                continue;
+            }
+            let (file, kept) = &mut streams[index];
             let read = file.as_mut().expect("polled").read(&mut buffer);
             match read {
                 Ok(0) | Err(_) => *file = None,

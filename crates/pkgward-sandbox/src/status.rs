@@ -27,7 +27,11 @@ pub struct Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProcessLimit {
-    /// A `pids` cgroup created for this run (root callers).
+    /// `pid_max` of the sandbox's own pid namespace (root callers, kernel
+    /// 6.14 or later, seccomp on): no pid beyond the limit can be allocated
+    /// in the namespace, for any process or thread in it or below it.
+    PidNamespace,
+    /// A `pids` cgroup created for this run (root callers otherwise).
     Cgroup,
     /// `RLIMIT_NPROC` (unprivileged callers: it binds their uid).
     Rlimit,
@@ -123,7 +127,7 @@ impl std::fmt::Display for CommandExit {
 }
 
 /// Everything a finished sandbox run returns.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     pub status: Status,
     pub exit: CommandExit,

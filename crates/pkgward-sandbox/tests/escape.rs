@@ -13,7 +13,8 @@
 #![allow(clippy::print_stderr, clippy::items_after_statements)]
 
 use pkgward_sandbox::{
-    CommandExit, Enforcement, HelperProgram, LandlockRequirement, Outcome, Spec,
+    CommandExit, Enforcement, HelperProgram, LandlockRequirement, Outcome, ProcessLimit, Spec,
+    HELPER_ARGV0,
 };
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -71,6 +72,130 @@ macro_rules! skip_unless_sandbox_works {
             return;
         }
     };
+}
+
+/// Set (by [`every_case_passes_with_the_helper_run_in_place`]) to run every
+/// case from a single-threaded process, where the helper is not executed
+/// again but goes on in the caller's fork-like child. This test process has
+/// many threads, so by default the helper is executed afresh.
+const IN_PLACE: &str = "PKGWARD_ESCAPE_TESTS_IN_PLACE";
+
+fn run_from_a_single_threaded_process(spec: &Spec) -> Outcome {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(PROBE)
+        .arg("--run-sandbox")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the probe as a sandbox caller");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&serde_json::to_vec(spec).unwrap())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("an outcome as JSON")
+}
+
+#[test]
+fn every_case_passes_with_the_helper_run_in_place() {
+    if std::env::var_os(IN_PLACE).is_some() {
+        return;
+    }
+    skip_unless_sandbox_works!();
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(IN_PLACE, "1")
+        .args(["--skip", "every_case_passes_with_the_helper_run_in_place"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Whether a process whose command line holds `marker` exists.
+fn process_with(marker: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+        std::fs::read(entry.path().join("cmdline")).is_ok_and(|cmdline| {
+            cmdline
+                .windows(marker.len())
+                .any(|window| window == marker.as_bytes())
+        })
+    })
+}
+
+#[test]
+fn the_sandbox_dies_with_its_caller_whether_the_helper_ran_in_place_or_not() {
+    if std::env::var_os(IN_PLACE).is_some() {
+        return;
+    }
+    skip_unless_sandbox_works!();
+    for (mode, extra) in [
+        ("in-place", None),
+        ("executed", Some("--with-a-second-thread")),
+    ] {
+        use std::io::Write as _;
+        let fixture = Fixture::new();
+        let marker = format!("pkgward-escape-{mode}-{}", std::process::id());
+        let spec = fixture.spec(
+            "exec",
+            &["/bin/sh", "-c", "while :; do sleep 1; done", &marker],
+        );
+        let mut caller = std::process::Command::new(PROBE);
+        caller.arg("--run-sandbox").args(extra);
+        let mut caller = caller
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        caller
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&serde_json::to_vec(&spec).unwrap())
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !process_with(&marker) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let started = process_with(&marker);
+        caller.kill().unwrap();
+        caller.wait().unwrap();
+        assert!(started, "{mode}: the command never started");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while process_with(&marker) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            !process_with(&marker),
+            "{mode}: the sandbox outlived its caller"
+        );
+    }
+}
+
+#[test]
+fn pid_1_shows_how_the_helper_started() {
+    skip_unless_sandbox_works!();
+    let fixture = Fixture::new();
+    let outcome = fixture.run(&fixture.spec("read-secret", &["/proc/1/cmdline", HELPER_ARGV0]));
+    // Executed afresh, pid 1's command line is the helper's; run in place,
+    // the caller's arguments (and environment) are wiped.
+    let executed = std::env::var_os(IN_PLACE).is_none();
+    assert_eq!(
+        report_line("read-secret", &outcome),
+        format!("ok contains-secret={executed}")
+    );
 }
 
 /// A temp root laid out like a tiny Debian system.
@@ -188,8 +313,12 @@ impl Fixture {
     /// Run one case and check the root and the probe binary are unchanged.
     fn run(&self, spec: &Spec) -> Outcome {
         let before = self.snapshot();
-        let outcome = pkgward_sandbox::run(spec, &HelperProgram::new(PROBE))
-            .unwrap_or_else(|error| panic!("sandbox failed: {error} ({error:?})"));
+        let outcome = if std::env::var_os(IN_PLACE).is_some() {
+            run_from_a_single_threaded_process(spec)
+        } else {
+            pkgward_sandbox::run(spec, &HelperProgram::new(PROBE))
+                .unwrap_or_else(|error| panic!("sandbox failed: {error} ({error:?})"))
+        };
         assert_eq!(
             self.snapshot(),
             before,
@@ -759,6 +888,14 @@ fn a_setuid_binary_does_not_change_the_euid() {
 
 // --- C46: resource limits and the timeout ----------------------------------
 
+/// The number of forks in the probe's `forks=N …` fork-bomb report.
+fn fork_count(line: &str) -> u32 {
+    line.strip_prefix("forks=")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"))
+}
+
 #[test]
 fn a_fork_bomb_hits_the_process_limit() {
     skip_unless_sandbox_works!();
@@ -767,7 +904,7 @@ fn a_fork_bomb_hits_the_process_limit() {
     // would really fill the machine's process table.
     let mut spec = fixture.spec("ok", &[]);
     spec.limits.processes = Some(32);
-    if fixture.run(&spec).status.process_limit == pkgward_sandbox::ProcessLimit::None {
+    if fixture.run(&spec).status.process_limit == ProcessLimit::None {
         eprintln!(
             "SKIPPED fork bomb case: no pids cgroup could be created and RLIMIT_NPROC does not bind root"
         );
@@ -776,13 +913,80 @@ fn a_fork_bomb_hits_the_process_limit() {
     spec.argv[1] = "fork-bomb".to_owned();
     let outcome = fixture.run(&spec);
     let line = report_line("fork-bomb", &outcome);
-    let forks: u32 = line
-        .strip_prefix("forks=")
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|count| count.parse().ok())
-        .unwrap_or_else(|| panic!("{line}"));
+    let forks = fork_count(&line);
     assert!(forks < 32, "{line}");
     assert!(line.ends_with("errno EAGAIN"), "{line}");
+}
+
+/// Whether the running kernel is at least `major.minor`.
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut numbers = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)) >= (major, minor)
+}
+
+#[test]
+fn a_fork_bomb_hits_the_pid_namespace_limit_and_the_host_pid_max_is_untouched() {
+    skip_unless_sandbox_works!();
+    if !is_root() {
+        eprintln!(
+            "SKIPPED pid namespace limit: only root callers use it (RLIMIT_NPROC binds others)"
+        );
+        return;
+    }
+    let host_pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap();
+    let fixture = Fixture::new();
+    let mut spec = fixture.spec("fork-bomb", &[]);
+    spec.limits.processes = Some(400);
+    let outcome = fixture.run(&spec);
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap(),
+        host_pid_max,
+        "the host's pid_max must never change"
+    );
+    if !kernel_at_least(6, 14) {
+        assert_ne!(outcome.status.process_limit, ProcessLimit::PidNamespace);
+        eprintln!("SKIPPED pid namespace limit: pid_max is per namespace only since Linux 6.14");
+        return;
+    }
+    assert_eq!(outcome.status.process_limit, ProcessLimit::PidNamespace);
+    let line = report_line("fork-bomb", &outcome);
+    let forks = fork_count(&line);
+    // Pids 1..=400: pid 1, the probe, and its children.
+    assert!((350..=398).contains(&forks), "{line}");
+    assert!(line.ends_with("errno EAGAIN"), "{line}");
+}
+
+#[test]
+fn a_limit_below_the_kernel_minimum_pid_max_falls_back_to_the_cgroup() {
+    skip_unless_sandbox_works!();
+    if !is_root() || !kernel_at_least(6, 14) {
+        eprintln!("SKIPPED pid namespace fallback: needs root and Linux 6.14");
+        return;
+    }
+    let fixture = Fixture::new();
+    let mut spec = fixture.spec("ok", &[]);
+    // `pid_max` cannot go below 301: 32 processes need the cgroup.
+    spec.limits.processes = Some(32);
+    let limit = fixture.run(&spec).status.process_limit;
+    assert!(
+        matches!(limit, ProcessLimit::Cgroup | ProcessLimit::None),
+        "{limit:?}"
+    );
+    // Without seccomp the command could mount a procfs in a new user
+    // namespace and raise `pid_max`: the namespace limit is not used.
+    spec.limits.processes = Some(400);
+    spec.seccomp = false;
+    let limit = fixture.run(&spec).status.process_limit;
+    assert_ne!(limit, ProcessLimit::PidNamespace);
+}
+
+#[test]
+fn the_command_cannot_raise_pid_max() {
+    skip_unless_sandbox_works!();
+    expect_errno("write", &["/proc/sys/kernel/pid_max"], WRITE_DENIED);
 }
 
 #[test]

@@ -654,11 +654,53 @@ fn run_case(case: &str, args: &[String]) -> String {
     }
 }
 
+/// `pkgward-sandbox-probe --run-sandbox < spec.json`: run the spec with the
+/// sandbox library from this single-threaded process (so its helper runs in
+/// place, without being executed again) and print the outcome as JSON. The
+/// escape tests use it to check that path too.
+const RUN_SANDBOX: &str = "--run-sandbox";
+
+fn run_sandbox() -> ! {
+    let mut input = String::new();
+    let outcome = std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|error| error.to_string())
+        .and_then(|_| {
+            serde_json::from_str::<pkgward_sandbox::Spec>(&input).map_err(|e| e.to_string())
+        })
+        .and_then(|spec| {
+            let helper = pkgward_sandbox::HelperProgram::current().map_err(|e| e.to_string())?;
+            pkgward_sandbox::run(&spec, &helper).map_err(|error| format!("{error} ({error:?})"))
+        });
+    match outcome {
+        Ok(outcome) => {
+            println!(
+                "{}",
+                serde_json::to_string(&outcome).expect("outcomes serialise")
+            );
+            std::process::exit(0)
+        }
+        Err(error) => {
+            eprintln!("sandbox failed: {error}");
+            std::process::exit(3)
+        }
+    }
+}
+
 fn main() {
     if let Some(code) = pkgward_sandbox::run_helper_if_requested() {
         std::process::exit(code);
     }
     let arguments: Vec<String> = std::env::args().skip(1).collect();
+    if arguments.first().map(String::as_str) == Some(RUN_SANDBOX) {
+        if arguments.get(1).map(String::as_str) == Some("--with-a-second-thread") {
+            // A caller with two threads: the helper is executed afresh.
+            std::thread::spawn(|| loop {
+                std::thread::park();
+            });
+        }
+        run_sandbox();
+    }
     let Some((case, rest)) = arguments.split_first() else {
         eprintln!("usage: pkgward-sandbox-probe CASE [ARG…]");
         std::process::exit(2);

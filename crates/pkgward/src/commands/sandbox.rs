@@ -44,9 +44,9 @@ pub struct Args {
     /// Wall-clock limit in seconds; the whole sandbox is killed after it.
     #[arg(long, value_name = "S", default_value_t = 600)]
     pub timeout: u64,
-    /// Most processes the sandbox may hold at once; 0 for no limit. Root
-    /// callers get a `pids` cgroup for it, which costs a cgroup migration
-    /// per run (see docs/sandbox.md).
+    /// Most processes the sandbox may hold at once; 0 for no limit. For root
+    /// callers the sandbox's pid namespace enforces it (Linux 6.14+, at
+    /// least 300), else a `pids` cgroup (see docs/sandbox.md).
     #[arg(long, value_name = "N", default_value_t = 512)]
     pub max_processes: u64,
     /// Extra environment variable for the command (repeatable).
