@@ -594,3 +594,116 @@ pub fn split_parent(path: &str) -> Option<(&str, &str)> {
     let parent = if index == 0 { "/" } else { &trimmed[..index] };
     Some((parent, leaf))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn canonical_of(root: &Root, path: &str) -> Option<String> {
+        root.directory(path, None)
+            .expect("walk succeeds")
+            .map(|found| found.canonical)
+    }
+
+    #[test]
+    fn remembered_walks_resolve_like_fresh_walks_through_symlinks_and_dotdot() {
+        let temporary = tempfile::tempdir().expect("temporary directory");
+        std::fs::create_dir_all(temporary.path().join("usr/lib/x86_64/deep")).expect("mkdir");
+        std::fs::create_dir_all(temporary.path().join("usr/share")).expect("mkdir");
+        symlink("usr/lib", temporary.path().join("lib")).expect("symlink");
+        symlink("../share", temporary.path().join("usr/lib/share-link")).expect("symlink");
+        let root = Root::open(temporary.path()).expect("open root");
+        let paths = [
+            "/lib/x86_64/deep",
+            "/lib/x86_64",
+            "/lib/share-link",
+            "/usr/lib/share-link",
+            "/lib/../lib/x86_64",
+            "/missing/below",
+        ];
+        let fresh: Vec<_> = paths.iter().map(|path| canonical_of(&root, path)).collect();
+        let _remembered = root.remember_directories();
+        // Twice: the first walks remember, the second start from what was remembered.
+        for _ in 0..2 {
+            let remembered: Vec<_> = paths.iter().map(|path| canonical_of(&root, path)).collect();
+            assert_eq!(remembered, fresh);
+        }
+        assert_eq!(fresh[0].as_deref(), Some("/usr/lib/x86_64/deep"));
+        assert_eq!(fresh[2].as_deref(), Some("/usr/share"));
+        assert_eq!(fresh[5], None);
+        assert_eq!(
+            root.canonical_path("/missing/below/file", false)
+                .expect("canonical"),
+            "/missing/below/file"
+        );
+    }
+
+    #[test]
+    fn a_path_remembered_as_missing_is_found_after_a_walk_that_creates() {
+        let temporary = tempfile::tempdir().expect("temporary directory");
+        let root = Root::open(temporary.path()).expect("open root");
+        let _remembered = root.remember_directories();
+        assert!(root.status("/opt/tool/file").expect("status").is_none());
+        assert!(root.directory("/opt/tool", None).expect("walk").is_none());
+        let creation = DirectoryCreation {
+            mode: 0o755,
+            uid: rustix::process::geteuid().as_raw(),
+            gid: rustix::process::getegid().as_raw(),
+        };
+        let (parent, leaf) = root
+            .parent("/opt/tool/file", Some(creation))
+            .expect("walk")
+            .expect("created");
+        assert_eq!(
+            (parent.canonical.as_str(), leaf.as_str()),
+            ("/opt/tool", "file")
+        );
+        assert_eq!(
+            canonical_of(&root, "/opt/tool").as_deref(),
+            Some("/opt/tool")
+        );
+    }
+
+    #[test]
+    fn forgetting_makes_a_directory_replaced_by_a_symlink_resolve_afresh() {
+        let temporary = tempfile::tempdir().expect("temporary directory");
+        std::fs::create_dir_all(temporary.path().join("a/inner")).expect("mkdir");
+        std::fs::create_dir_all(temporary.path().join("b/inner")).expect("mkdir");
+        let root = Root::open(temporary.path()).expect("open root");
+        let _remembered = root.remember_directories();
+        assert_eq!(canonical_of(&root, "/a/inner").as_deref(), Some("/a/inner"));
+        std::fs::rename(temporary.path().join("a"), temporary.path().join("old-a")).expect("mv");
+        symlink("b", temporary.path().join("a")).expect("symlink");
+        root.forget_directories();
+        assert_eq!(canonical_of(&root, "/a/inner").as_deref(), Some("/b/inner"));
+    }
+
+    #[test]
+    fn a_remembered_walk_still_refuses_a_symlink_owned_by_another_user() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("SKIPPED: this test needs root (a symlink owned by another uid)");
+            return;
+        }
+        let temporary = tempfile::tempdir().expect("temporary directory");
+        std::fs::create_dir_all(temporary.path().join("usr/lib")).expect("mkdir");
+        symlink("usr/lib", temporary.path().join("lib")).expect("symlink");
+        rustix::fs::chownat(
+            rustix::fs::CWD,
+            &temporary.path().join("lib"),
+            Some(rustix::fs::Uid::from_raw(12345)),
+            None,
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .expect("chown the symlink");
+        let root = Root::open(temporary.path()).expect("open root");
+        let _remembered = root.remember_directories();
+        assert!(canonical_of(&root, "/usr/lib").is_some());
+        for _ in 0..2 {
+            assert!(matches!(
+                root.directory("/lib", None),
+                Err(EngineError::UnsafeSymlink { uid: 12345, .. })
+            ));
+        }
+    }
+}

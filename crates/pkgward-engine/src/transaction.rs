@@ -1154,3 +1154,38 @@ fn remove_staging_directory(staging_parent: &OwnedFd, name: &str) -> Result<(), 
         Err(errno) => Err(EngineError::io(format!("cannot remove `{path}`"), errno)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults(umask: Option<u32>) -> StagedFileDefaults {
+        StagedFileDefaults {
+            fsync_each_file: false,
+            uid: 0,
+            gid: 0,
+            umask,
+        }
+    }
+
+    #[test]
+    fn files_get_their_mode_at_creation_unless_special_bits_or_the_umask_interfere() {
+        assert_eq!(defaults(Some(0o022)).creation_mode(0o644), (0o644, false));
+        assert_eq!(
+            defaults(Some(0o022)).creation_mode(0o100_755),
+            (0o755, false)
+        );
+        // The umask would strip group/other write: create private, fchmod later.
+        assert_eq!(defaults(Some(0o022)).creation_mode(0o664), (0o600, true));
+        // setuid is only set after the owner (chown clears it).
+        assert_eq!(defaults(Some(0)).creation_mode(0o4755), (0o600, true));
+        assert_eq!(defaults(None).creation_mode(0o644), (0o600, true));
+    }
+
+    #[test]
+    fn the_umask_is_read_without_changing_it() {
+        let umask = current_umask().expect("Linux reports Umask in /proc/self/status");
+        assert!(umask <= 0o777);
+        assert_eq!(current_umask(), Some(umask));
+    }
+}
