@@ -123,6 +123,10 @@ pub fn apply(
         });
     }
     let mut notices = Vec::new();
+    // The root is locked: resolve each directory once for the whole
+    // transaction (run_step forgets them before any step that could change
+    // a directory or symlink a walk passed through).
+    let _remembered = root.remember_directories();
     let state_directory = open_readable_directory(root, STATE_DIRECTORY, true)?;
     let staging_parent = open_readable_directory(root, STAGING_DIRECTORY, true)?;
     let transaction = transaction_id();
@@ -251,7 +255,22 @@ fn finish(
         }
     };
     for step in &record.steps {
+        // Action steps can replace symlinks, re-own paths or write account
+        // files: walks before and after them resolve everything afresh.
+        let action = !matches!(
+            step,
+            Step::Place { .. }
+                | Step::MakeDirectory { .. }
+                | Step::Remove { .. }
+                | Step::RemoveDirectory { .. }
+        );
+        if action {
+            root.forget_directories();
+        }
         run_step(root, staging.as_ref(), step)?;
+        if action {
+            root.forget_directories();
+        }
         failpoint(step_failpoint);
     }
     failpoint("commit-steps-done");
@@ -278,6 +297,7 @@ pub fn recover(
     database: &mut pkgward_db::Database,
 ) -> Result<RecoveryReport, EngineError> {
     let mut report = RecoveryReport::default();
+    let _remembered = root.remember_directories();
     let Some(state_directory) = root.directory(STATE_DIRECTORY, None)? else {
         return Ok(report);
     };
@@ -332,6 +352,8 @@ fn prepare(
     notices: &mut Vec<String>,
 ) -> Result<(), EngineError> {
     let _ = root;
+    let defaults =
+        StagedFileDefaults::of(staging, options.durability == Durability::FsyncEachFile)?;
     let next = AtomicUsize::new(0);
     let first_error: Mutex<Option<EngineError>> = Mutex::new(None);
     let collected_notices: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -353,7 +375,7 @@ fn prepare(
                     package,
                     source,
                     accounts,
-                    options.durability == Durability::FsyncEachFile,
+                    &defaults,
                     &mut local_notices,
                 ) {
                     first_error
@@ -380,13 +402,68 @@ fn prepare(
     }
 }
 
+/// What a file created in staging gets without further calls, so staging
+/// only spends an `fchown`/`fchmod` on files that need another owner or mode
+/// (issue 8: one of each per file before).
+#[derive(Debug, Clone, Copy)]
+struct StagedFileDefaults {
+    fsync_each_file: bool,
+    /// The owner a new file in staging has: the effective uid, and the
+    /// staging directory's group when it is setgid, else the effective gid.
+    uid: u32,
+    gid: u32,
+    /// The process umask (from `/proc/self/status`; `None` when unknown,
+    /// then every file gets an explicit `fchmod`).
+    umask: Option<u32>,
+}
+
+impl StagedFileDefaults {
+    fn of(staging: &OwnedFd, fsync_each_file: bool) -> Result<StagedFileDefaults, EngineError> {
+        let status = fstat(staging).map_err(|errno| {
+            EngineError::io("cannot stat the staging directory".to_owned(), errno)
+        })?;
+        let gid = if status.st_mode & 0o2000 == 0 {
+            rustix::process::getegid().as_raw()
+        } else {
+            status.st_gid
+        };
+        Ok(StagedFileDefaults {
+            fsync_each_file,
+            uid: rustix::process::geteuid().as_raw(),
+            gid,
+            umask: current_umask(),
+        })
+    }
+
+    /// The mode to create a file with, and whether it still needs an
+    /// `fchmod` afterwards: setuid/setgid/sticky bits are only set after the
+    /// owner (chown clears them) and the umask may strip bits.
+    fn creation_mode(&self, mode: u32) -> (u32, bool) {
+        let mode = mode & 0o7777;
+        match self.umask {
+            Some(umask) if mode & 0o7000 == 0 && mode & umask == 0 => (mode, false),
+            _ => (0o600, true),
+        }
+    }
+}
+
+/// The umask without changing it (reading it with `umask(2)` would set it,
+/// racing other threads that create files).
+fn current_umask() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let value = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Umask:"))?;
+    u32::from_str_radix(value.trim(), 8).ok()
+}
+
 fn stage_package(
     staging: &OwnedFd,
     index: usize,
     package: &PackagePlan,
     source: &dyn ContentSource,
     accounts: &Accounts,
-    fsync_each_file: bool,
+    defaults: &StagedFileDefaults,
     notices: &mut Vec<String>,
 ) -> Result<(), EngineError> {
     let by_shipped_path: HashMap<&str, usize> = package
@@ -425,7 +502,7 @@ fn stage_package(
                 owner.uid,
                 owner.gid,
                 &package.name,
-                fsync_each_file,
+                defaults,
             ),
             PlacementKind::Symlink => {
                 let target = placement.target.as_deref().unwrap_or_default();
@@ -492,14 +569,17 @@ fn stage_file(
     uid: u32,
     gid: u32,
     package: &str,
-    fsync_file: bool,
+    defaults: &StagedFileDefaults,
 ) -> Result<(), EngineError> {
     let io = |errno| EngineError::io(format!("cannot stage `{}`", placement.path), errno);
+    // Staging is a 0700 directory of root's: a file created with its final
+    // permission bits is reachable by nobody else while it is written.
+    let (creation_mode, needs_fchmod) = defaults.creation_mode(placement.mode);
     let fd = openat(
         staging,
         name,
         OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o600),
+        Mode::from_raw_mode(creation_mode),
     )
     .map_err(io)?;
     let mut file = std::fs::File::from(fd);
@@ -541,9 +621,13 @@ fn stage_file(
     }
     // Owner first, then mode: chown clears setuid bits, so the mode (already
     // stripped of setuid/setgid unless policy allowed them) is applied last.
-    fchown(&file, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))).map_err(io)?;
-    fchmod(&file, Mode::from_raw_mode(placement.mode & 0o7777)).map_err(io)?;
-    if fsync_file {
+    if (uid, gid) != (defaults.uid, defaults.gid) {
+        fchown(&file, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))).map_err(io)?;
+    }
+    if needs_fchmod {
+        fchmod(&file, Mode::from_raw_mode(placement.mode & 0o7777)).map_err(io)?;
+    }
+    if defaults.fsync_each_file {
         rustix::fs::fsync(&file).map_err(io)?;
     }
     failpoint("prepare-file-staged");
@@ -661,17 +745,20 @@ fn preflight(root: &Root, steps: &[Step]) -> Result<(), EngineError> {
 /// Removes setuid/setgid bits from the regular file `name` before it is
 /// replaced or unlinked, so a hardlink someone made to it elsewhere does not
 /// keep a privileged copy of the old version (THREATS 9, CVE-2010-2059 class,
-/// rpm's `removeSBITS`).
-fn strip_privileged_bits(directory: &impl AsFd, name: &str, path: &str) -> Result<(), EngineError> {
+/// rpm's `removeSBITS`). Returns the type of what stands at `name`, if anything.
+fn strip_privileged_bits(
+    directory: &impl AsFd,
+    name: &str,
+    path: &str,
+) -> Result<Option<FileType>, EngineError> {
     let status = match statat(directory, name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(status) => status,
-        Err(Errno::NOENT) => return Ok(()),
+        Err(Errno::NOENT) => return Ok(None),
         Err(errno) => return Err(EngineError::io(format!("cannot stat `{path}`"), errno)),
     };
-    if FileType::from_raw_mode(status.st_mode) != FileType::RegularFile
-        || status.st_mode & 0o6000 == 0
-    {
-        return Ok(());
+    let file_type = FileType::from_raw_mode(status.st_mode);
+    if file_type != FileType::RegularFile || status.st_mode & 0o6000 == 0 {
+        return Ok(Some(file_type));
     }
     let fd = openat(
         directory,
@@ -689,7 +776,14 @@ fn strip_privileged_bits(directory: &impl AsFd, name: &str, path: &str) -> Resul
         fstat(&fd).map_err(|errno| EngineError::io(format!("cannot stat `{path}`"), errno))?;
     fchmod(&fd, Mode::from_raw_mode(status.st_mode & 0o1777)).map_err(|errno| {
         EngineError::io(format!("cannot remove the setuid bits of `{path}`"), errno)
-    })
+    })?;
+    Ok(Some(file_type))
+}
+
+/// Whether replacing or removing an entry of `file_type` can change what a
+/// remembered directory walk resolved (a directory or a symlink on its chain).
+fn may_change_directories(file_type: Option<FileType>) -> bool {
+    matches!(file_type, Some(FileType::Directory | FileType::Symlink))
 }
 
 fn run_step(root: &Root, staging: Option<&OwnedFd>, step: &Step) -> Result<(), EngineError> {
@@ -730,7 +824,9 @@ fn run_step(root: &Root, staging: Option<&OwnedFd>, step: &Step) -> Result<(), E
             let (parent, leaf) = root
                 .parent(path, Some(DirectoryCreation::DEFAULT))?
                 .expect("created when missing");
-            strip_privileged_bits(&parent.fd, &leaf, path)?;
+            if may_change_directories(strip_privileged_bits(&parent.fd, &leaf, path)?) {
+                root.forget_directories();
+            }
             renameat(staging, staged.as_str(), &parent.fd, leaf.as_str()).map_err(|errno| {
                 match errno {
                     Errno::ISDIR | Errno::NOTEMPTY | Errno::EXIST => {
@@ -748,7 +844,11 @@ fn run_step(root: &Root, staging: Option<&OwnedFd>, step: &Step) -> Result<(), E
                 Ok(status) if FileType::from_raw_mode(status.st_mode) == FileType::Directory => {
                     return Ok(())
                 }
-                Ok(_) => {}
+                Ok(status) => {
+                    if may_change_directories(Some(FileType::from_raw_mode(status.st_mode))) {
+                        root.forget_directories();
+                    }
+                }
                 Err(Errno::NOENT) => return Ok(()),
                 Err(errno) => return Err(EngineError::io(format!("cannot stat `{path}`"), errno)),
             }
@@ -759,6 +859,7 @@ fn run_step(root: &Root, staging: Option<&OwnedFd>, step: &Step) -> Result<(), E
             }
         }
         Step::RemoveDirectory { path } => {
+            root.forget_directories();
             let Some((parent, leaf)) = root.parent(path, None)? else {
                 return Ok(());
             };
@@ -1051,5 +1152,40 @@ fn remove_staging_directory(staging_parent: &OwnedFd, name: &str) -> Result<(), 
     match unlinkat(staging_parent, name, AtFlags::REMOVEDIR) {
         Ok(()) | Err(Errno::NOENT) => Ok(()),
         Err(errno) => Err(EngineError::io(format!("cannot remove `{path}`"), errno)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults(umask: Option<u32>) -> StagedFileDefaults {
+        StagedFileDefaults {
+            fsync_each_file: false,
+            uid: 0,
+            gid: 0,
+            umask,
+        }
+    }
+
+    #[test]
+    fn files_get_their_mode_at_creation_unless_special_bits_or_the_umask_interfere() {
+        assert_eq!(defaults(Some(0o022)).creation_mode(0o644), (0o644, false));
+        assert_eq!(
+            defaults(Some(0o022)).creation_mode(0o100_755),
+            (0o755, false)
+        );
+        // The umask would strip group/other write: create private, fchmod later.
+        assert_eq!(defaults(Some(0o022)).creation_mode(0o664), (0o600, true));
+        // setuid is only set after the owner (chown clears it).
+        assert_eq!(defaults(Some(0)).creation_mode(0o4755), (0o600, true));
+        assert_eq!(defaults(None).creation_mode(0o644), (0o600, true));
+    }
+
+    #[test]
+    fn the_umask_is_read_without_changing_it() {
+        let umask = current_umask().expect("Linux reports Umask in /proc/self/status");
+        assert!(umask <= 0o777);
+        assert_eq!(current_umask(), Some(umask));
     }
 }

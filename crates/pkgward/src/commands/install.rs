@@ -361,16 +361,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             return refuse(&plan, args.json);
         }
     }
-    // Writers lock before reading the installed state, so the plan cannot go stale.
-    let mut database = if args.dry_run {
-        pkgward_engine::open_database(&root, false)?
-    } else {
-        pkgward_engine::open_database(&root, true)?
-    };
+    // Writers lock before reading the installed state, so the plan cannot go
+    // stale, and before opening (maybe creating) the database: two
+    // installers creating a fresh root's database at once could fail with
+    // "database is locked" while one switched it to WAL.
     let lock = if args.dry_run {
         None
     } else {
         Some(take_lock(&root, args.wait)?)
+    };
+    let mut database = if args.dry_run {
+        pkgward_engine::open_database(&root, false)?
+    } else {
+        pkgward_engine::open_database(&root, true)?
     };
     if let (Some(lock), Some(database)) = (&lock, database.as_mut()) {
         let report = pkgward_engine::recover(&root, lock, &mut database.database)?;
