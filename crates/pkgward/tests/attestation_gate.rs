@@ -10,6 +10,8 @@ use assert_cmd::Command;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
+mod common;
+use common::is_root;
 
 const HELLO: &str = "pkgward-hello_1.0-1_all.deb";
 const GREETING: &str = "pkgward-greeting-data_2.3-1_all.deb";
@@ -17,10 +19,6 @@ const SNEAKY: &str = "pkgward-sneaky-cron_0.9-1_all.deb";
 
 fn pkgward() -> Command {
     Command::cargo_bin("pkgward").unwrap()
-}
-
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
 }
 
 macro_rules! require_root {

@@ -18,6 +18,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+mod common;
+use common::text;
 
 fn pkgward(arguments: &[String]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pkgward"))
@@ -25,15 +27,6 @@ fn pkgward(arguments: &[String]) -> Output {
         .env("PKGWARD_SCRIPT_TIMEOUT", "120")
         .output()
         .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn repo_root() -> PathBuf {

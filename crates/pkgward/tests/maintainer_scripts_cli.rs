@@ -10,6 +10,8 @@ use pkgward_package::deb_builder::{control_tar, deb_from_parts, Compression, Tar
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+mod common;
+use common::text;
 
 fn pkgward(arguments: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pkgward"))
@@ -17,15 +19,6 @@ fn pkgward(arguments: &[&str]) -> Output {
         .env("PKGWARD_SCRIPT_TIMEOUT", "60")
         .output()
         .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// The files a root needs for `/bin/sh`: the host's dash and its libraries.

@@ -10,23 +10,9 @@ use pkgward_package::rpm_builder::{self, rpm};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn pkgward(arguments: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pkgward"))
-        .args(arguments)
-        .output()
-        .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use std::process::Command;
+mod common;
+use common::{pkgward, text};
 
 fn rpm_available() -> bool {
     Command::new("rpm")
