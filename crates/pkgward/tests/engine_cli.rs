@@ -6,12 +6,10 @@
 #![allow(clippy::print_stderr)]
 
 use pkgward_package::deb_builder::{control_tar, deb_from_parts, Compression, TarBuilder};
-use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 mod common;
-use common::{is_root, pkgward, text};
+use common::{is_root, manifest, pkgward, text, PKGWARD_STATE};
 
 macro_rules! require_root {
     () => {
@@ -68,49 +66,6 @@ fn build(directory: &Path, deb: &TestDeb<'_>) -> PathBuf {
     let path = directory.join(format!("{}_{}_all.deb", deb.name, deb.version));
     std::fs::write(&path, bytes).unwrap();
     path
-}
-
-/// Path → type, mode, uid, digest/target for every path under `root` except
-/// pkgward's state directory.
-fn manifest(root: &Path) -> BTreeMap<String, String> {
-    let mut result = BTreeMap::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(directory) = pending.pop() {
-        for entry in std::fs::read_dir(&directory).unwrap() {
-            let path = entry.unwrap().path();
-            let relative = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            if relative.starts_with("var/lib/pkgward") {
-                continue;
-            }
-            let metadata = std::fs::symlink_metadata(&path).unwrap();
-            let description = if metadata.is_dir() {
-                pending.push(path.clone());
-                "dir".to_owned()
-            } else if metadata.file_type().is_symlink() {
-                format!("link {}", std::fs::read_link(&path).unwrap().display())
-            } else {
-                let mut file = std::fs::File::open(&path).unwrap();
-                format!(
-                    "file {}",
-                    pkgward_engine::digest::sha256_of_reader(&mut file).unwrap()
-                )
-            };
-            result.insert(
-                relative,
-                format!(
-                    "{description} {:o} {}:{}",
-                    metadata.mode() & 0o7777,
-                    metadata.uid(),
-                    metadata.gid()
-                ),
-            );
-        }
-    }
-    result
 }
 
 /// The default `local` repo, open ceiling, and `capability-growth = "allow"`.
@@ -189,7 +144,7 @@ fn a_refused_install_leaves_the_root_byte_identical_and_adds_no_rows() {
     std::fs::create_dir_all(root.path().join("usr/bin")).unwrap();
     std::fs::write(root.path().join("usr/bin/existing"), "x").unwrap();
     let root_path = root_string(root.path());
-    let before = manifest(root.path());
+    let before = manifest(root.path(), PKGWARD_STATE);
     let hello = examples().join("pkgward-hello_1.0-1_all.deb");
     let output = pkgward(&["install", "--root", &root_path, hello.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
@@ -203,7 +158,7 @@ fn a_refused_install_leaves_the_root_byte_identical_and_adds_no_rows() {
         stderr.contains("hint: `--dry-run` prints the whole plan"),
         "{stderr}"
     );
-    assert_eq!(manifest(root.path()), before);
+    assert_eq!(manifest(root.path(), PKGWARD_STATE), before);
     let list = pkgward(&["list", "--root", &root_path]);
     assert!(list.stdout.is_empty(), "{}", text(&list));
 }
@@ -214,7 +169,7 @@ fn a_policy_denial_names_the_rule_and_leaves_the_root_byte_identical() {
     let root = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(root.path().join("var/lib")).unwrap();
     let root_path = root_string(root.path());
-    let before = manifest(root.path());
+    let before = manifest(root.path(), PKGWARD_STATE);
     let sneaky = examples().join("pkgward-sneaky-cron_0.9-1_all.deb");
     let output = pkgward(&["install", "--root", &root_path, sneaky.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
@@ -223,7 +178,7 @@ fn a_policy_denial_names_the_rule_and_leaves_the_root_byte_identical() {
         stderr.contains("place `/etc/cron.d/pkgward-sneaky` denied by"),
         "{stderr}"
     );
-    assert_eq!(manifest(root.path()), before);
+    assert_eq!(manifest(root.path(), PKGWARD_STATE), before);
     assert!(pkgward(&["list", "--root", &root_path]).stdout.is_empty());
     // A grants file that names the guarded location lets it in.
     let work = tempfile::tempdir().unwrap();
@@ -536,7 +491,7 @@ fn an_unsafe_symlink_in_the_root_refuses_the_install_threats_27() {
     std::os::unix::fs::symlink("etc", root.path().join("opt")).unwrap();
     std::os::unix::fs::lchown(root.path().join("opt"), Some(1000), Some(1000)).unwrap();
     let root_path = root_string(root.path());
-    let before = manifest(root.path());
+    let before = manifest(root.path(), PKGWARD_STATE);
     let deb = build(
         work.path(),
         &TestDeb {
@@ -555,7 +510,7 @@ fn an_unsafe_symlink_in_the_root_refuses_the_install_threats_27() {
         "{}",
         text(&output)
     );
-    assert_eq!(manifest(root.path()), before);
+    assert_eq!(manifest(root.path(), PKGWARD_STATE), before);
 }
 
 #[test]
@@ -599,7 +554,7 @@ fn the_binary_killed_at_every_failpoint_recovers_to_all_or_nothing_threats_49() 
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("var/lib")).unwrap();
         let root_path = root_string(root.path());
-        let before = manifest(root.path());
+        let before = manifest(root.path(), PKGWARD_STATE);
         let crashed = Command::new(env!("CARGO_BIN_EXE_pkgward"))
             .args([
                 "install",
@@ -636,7 +591,7 @@ fn the_binary_killed_at_every_failpoint_recovers_to_all_or_nothing_threats_49() 
             .count();
         if listed == 0 {
             assert_eq!(
-                manifest(root.path()),
+                manifest(root.path(), PKGWARD_STATE),
                 before,
                 "{failpoint}: nothing installed, root untouched"
             );
@@ -737,8 +692,8 @@ fn the_python3_curl_jq_closure_matches_dpkg_x() {
             .unwrap();
         assert!(status.success(), "dpkg -x {}", deb.display());
     }
-    let ours_manifest = manifest(ours.path());
-    let theirs_manifest = manifest(theirs.path());
+    let ours_manifest = manifest(ours.path(), PKGWARD_STATE);
+    let theirs_manifest = manifest(theirs.path(), PKGWARD_STATE);
     let differences: Vec<String> = ours_manifest
         .keys()
         .chain(theirs_manifest.keys())
@@ -817,7 +772,7 @@ fn capability_growth_on_upgrade_is_held_or_allowed_by_the_repo_rule() {
     assert!(first.status.success(), "{}", text(&first));
 
     // Under the default `hold`: refused before anything is written.
-    let before = manifest(root.path());
+    let before = manifest(root.path(), PKGWARD_STATE);
     let dry_run = install(&["--dry-run"], &v2);
     assert_eq!(dry_run.status.code(), Some(1), "{}", text(&dry_run));
     assert!(
@@ -846,7 +801,11 @@ fn capability_growth_on_upgrade_is_held_or_allowed_by_the_repo_rule() {
         "{stderr}"
     );
     assert!(stderr.contains("capability-growth = \"allow\""), "{stderr}");
-    assert_eq!(manifest(root.path()), before, "root byte-identical");
+    assert_eq!(
+        manifest(root.path(), PKGWARD_STATE),
+        before,
+        "root byte-identical"
+    );
     assert_eq!(pkgward(&["list", "--root", &root_path]).stdout, list_before);
     assert_eq!(
         pkgward(&["files", "--root", &root_path, "grower"]).stdout,
@@ -1052,7 +1011,7 @@ fn an_installer_waits_for_the_lock_only_as_long_as_told_threats_74() {
             conffiles: &[],
         },
     );
-    let before = manifest(root.path());
+    let before = manifest(root.path(), PKGWARD_STATE);
     // This test process is the other writer: it holds the same `flock` a
     // running install holds, for as long as the test needs.
     let engine_root = pkgward_engine::Root::open(root.path()).unwrap();
@@ -1079,7 +1038,7 @@ fn an_installer_waits_for_the_lock_only_as_long_as_told_threats_74() {
         );
     }
     assert_eq!(
-        manifest(root.path()),
+        manifest(root.path(), PKGWARD_STATE),
         before,
         "nothing written while locked"
     );
@@ -1111,7 +1070,7 @@ fn install_obeys_the_roots_own_policy_files() {
         "[[override]]\npackage = \"pkgward-hello\"\ndeny = { paths = [\"/usr/bin/**\"] }\n",
     )
     .unwrap();
-    let before = manifest(root.path());
+    let before = manifest(root.path(), PKGWARD_STATE);
     let hello = examples().join("pkgward-hello_1.0-1_all.deb");
     let data = examples().join("pkgward-greeting-data_2.3-1_all.deb");
     let output = pkgward(&[
@@ -1128,7 +1087,7 @@ fn install_obeys_the_roots_own_policy_files() {
             && stderr.contains("50-no-bin.toml"),
         "{stderr}"
     );
-    assert_eq!(manifest(root.path()), before);
+    assert_eq!(manifest(root.path(), PKGWARD_STATE), before);
 
     // Without the drop-in, the root's main policy file admits both.
     std::fs::remove_file(root.path().join("etc/pkgward/policy.d/50-no-bin.toml")).unwrap();

@@ -12,7 +12,15 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 mod common;
-use common::{pkgward, text};
+use common::{manifest, pkgward, text};
+
+/// Both package managers' own state, left out when comparing trees.
+const PACKAGE_MANAGER_STATE: &[&str] = &[
+    "var/lib/pkgward",
+    "var/lib/rpm",
+    "usr/lib/sysimage/rpm",
+    "var/tmp",
+];
 
 fn rpm_available() -> bool {
     Command::new("rpm")
@@ -296,57 +304,6 @@ fn a_mixed_deb_and_rpm_transaction_is_refused_and_changes_nothing() {
     );
 }
 
-/// Path → type, mode, owner and content digest or link target, for every
-/// path under `root` except the package managers' own state.
-fn manifest(root: &Path) -> BTreeMap<String, String> {
-    let mut result = BTreeMap::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(directory) = pending.pop() {
-        for entry in std::fs::read_dir(&directory).unwrap() {
-            let path = entry.unwrap().path();
-            let relative = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            if [
-                "var/lib/pkgward",
-                "var/lib/rpm",
-                "usr/lib/sysimage/rpm",
-                "var/tmp",
-            ]
-            .iter()
-            .any(|state| relative == *state || relative.starts_with(&format!("{state}/")))
-            {
-                continue;
-            }
-            let metadata = std::fs::symlink_metadata(&path).unwrap();
-            let description = if metadata.is_dir() {
-                pending.push(path.clone());
-                "dir".to_owned()
-            } else if metadata.file_type().is_symlink() {
-                format!("link {}", std::fs::read_link(&path).unwrap().display())
-            } else {
-                let mut file = std::fs::File::open(&path).unwrap();
-                format!(
-                    "file {}",
-                    pkgward_engine::digest::sha256_of_reader(&mut file).unwrap()
-                )
-            };
-            result.insert(
-                relative,
-                format!(
-                    "{description} {:o} {}:{}",
-                    metadata.mode() & 0o7777,
-                    metadata.uid(),
-                    metadata.gid()
-                ),
-            );
-        }
-    }
-    result
-}
-
 #[test]
 fn install_agrees_with_rpm_install_on_the_resulting_tree() {
     if !rustix::process::geteuid().is_root() {
@@ -412,8 +369,8 @@ fn install_agrees_with_rpm_install_on_the_resulting_tree() {
         .output()
         .unwrap();
     assert!(status.status.success(), "{}", text(&status));
-    let ours_manifest = manifest(ours.path());
-    let theirs_manifest = manifest(theirs.path());
+    let ours_manifest = manifest(ours.path(), PACKAGE_MANAGER_STATE);
+    let theirs_manifest = manifest(theirs.path(), PACKAGE_MANAGER_STATE);
     let differences: Vec<String> = ours_manifest
         .keys()
         .chain(theirs_manifest.keys())
