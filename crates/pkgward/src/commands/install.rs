@@ -619,73 +619,41 @@ fn record_footprints(
 }
 
 /// Compares each upgraded package's new footprint with the recorded one
-/// (`capability_growth`). Under the repo's `capability-growth = "hold"`
-/// (the default) any growth refuses the install before anything is written;
-/// under `allow` it is printed as a notice. Installed packages without a
-/// recorded footprint cannot be compared: a notice says so. A dry run
-/// prints what would be held and returns `true` instead of refusing.
+/// (`pkgward_plan::capability_growth`). Under the repo's
+/// `capability-growth = "hold"` (the default) any growth refuses the install
+/// before anything is written; under `allow` it is printed as a notice.
+/// Installed packages without a recorded footprint cannot be compared: a
+/// notice says so. A dry run prints what would be held and returns `true`
+/// instead of refusing.
 fn hold_capability_growth(
     plan: &Plan,
     database: &pkgward_db::Database,
     compiled: &pkgward_policy::CompiledPolicy,
     args: &Args,
 ) -> anyhow::Result<bool> {
-    let rule = compiled
-        .policy()
-        .repos
-        .iter()
-        .find(|repo| repo.name.value == args.repo)
-        .map(|repo| repo.capability_growth)
-        .unwrap_or_default();
-    let mut held = Vec::new();
+    let mut recorded = std::collections::BTreeMap::new();
     for planned in &plan.packages {
-        let (Some(previous), Some(new)) = (&planned.previous_version, &planned.footprint) else {
-            continue;
-        };
-        let Some(recorded) = database.footprint(&planned.name)? else {
-            eprintln!(
-                "notice: `{}` {previous} has no recorded footprint; capability growth not checked",
-                planned.name
-            );
-            continue;
-        };
-        let old: serde_json::Value = serde_json::from_str(&recorded)
-            .with_context(|| format!("recorded footprint of `{}` is not JSON", planned.name))?;
-        let grown = super::capability_growth::growth(&old, new);
-        if grown.is_empty() {
-            continue;
-        }
-        let list = grown.iter().fold(String::new(), |mut list, item| {
-            use std::fmt::Write;
-            let _ = write!(list, "\n  - {item}");
-            list
-        });
-        let heading = format!(
-            "`{}` {} needs capabilities {previous} did not use:{list}",
-            planned.name, planned.version
-        );
-        match rule {
-            pkgward_policy::model::CapabilityGrowth::Allow => {
-                eprintln!(
-                    "notice: capability growth allowed by repo `{}`: {heading}",
-                    args.repo
-                );
+        if planned.previous_version.is_some() && planned.footprint.is_some() {
+            if let Some(footprint) = database.footprint(&planned.name)? {
+                recorded.insert(planned.name.clone(), footprint);
             }
-            pkgward_policy::model::CapabilityGrowth::Hold => held.push(heading),
         }
     }
-    if held.is_empty() || args.dry_run {
-        for heading in &held {
-            eprintln!("notice: capability growth would be held: {heading}");
-        }
-        return Ok(!held.is_empty());
+    let review =
+        pkgward_plan::capability_growth::review(plan, compiled.policy(), &args.repo, &recorded)?;
+    for notice in review.notices() {
+        eprintln!("notice: {notice}");
     }
-    Err(anyhow::Error::new(crate::render::Hint(format!(
-        "review the list; to allow growth for this repo set `capability-growth = \"allow\"` in its `[[repo]]` table (name = \"{}\") of the administrator policy (`--policy`, or the root's `etc/pkgward/policy.toml`); nothing was changed",
-        args.repo
-    )))
-    .context(format!("capability growth held by repo `{}`:\n{}", args.repo, held.join("\n")))
-    .context("refused"))
+    let held = review.held().count() > 0;
+    if !held || args.dry_run {
+        for package in review.held() {
+            eprintln!("notice: capability growth would be held: {package}");
+        }
+        return Ok(held);
+    }
+    Err(anyhow::Error::new(crate::render::Hint(review.held_hint()))
+        .context(review.held_message())
+        .context("refused"))
 }
 
 fn print_plan(plan: &Plan, json: bool) -> anyhow::Result<()> {
