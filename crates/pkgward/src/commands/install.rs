@@ -107,6 +107,51 @@ pub(crate) fn take_lock(root: &Root, wait: u64) -> anyhow::Result<RootLock> {
     }
 }
 
+/// Opens (with `create`, maybe creates) the database of a root whose lock is
+/// held, and finishes or undoes an interrupted transaction before anything
+/// reads it. Every writer goes in this order — lock, database, recovery,
+/// then the installed state — so none opens the database or plans against
+/// it while another writer is between its journal and its commit: opened
+/// before the lock, a fresh root's database could fail with "database is
+/// locked" while another writer switched it to WAL (THREATS 71).
+pub(crate) fn open_and_recover(
+    root: &Root,
+    lock: &RootLock,
+    create: bool,
+) -> anyhow::Result<Option<pkgward_engine::RootDatabase>> {
+    let Some(mut database) = pkgward_engine::open_database(root, create)? else {
+        return Ok(None);
+    };
+    let report = pkgward_engine::recover(root, lock, &mut database.database)?;
+    if report.did_something() {
+        super::recover::print_report(&report);
+    }
+    Ok(Some(database))
+}
+
+/// The error of a command that needs installed packages in a root without a
+/// database.
+pub(crate) fn nothing_installed(root: &Root) -> String {
+    format!("no packages are installed in `{}`", root.path().display())
+}
+
+/// For commands that change packages already installed (`remove`,
+/// `configure`): the lock, then recovery, then the database. A root without
+/// a database has nothing to change; that is said before the lock would
+/// create the state directory, so such a root stays untouched.
+pub(crate) fn lock_installed_root(
+    root: &Root,
+    wait: u64,
+) -> anyhow::Result<(RootLock, pkgward_engine::RootDatabase)> {
+    if !pkgward_engine::database_exists(root)? {
+        anyhow::bail!(nothing_installed(root));
+    }
+    let lock = take_lock(root, wait)?;
+    let database =
+        open_and_recover(root, &lock, false)?.with_context(|| nothing_installed(root))?;
+    Ok((lock, database))
+}
+
 /// The decisions of the compiled policy (`--policy`, `--grants`, or the
 /// embedded default). Per-package rules are compiled once and cached.
 pub(crate) struct PolicyJudge<'p> {
@@ -355,7 +400,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // A root pkgward never wrote to has no state directory yet: judge the
     // plan before creating one, so a refusal leaves such a root
     // byte-identical too (THREATS "reject"), not just free of database rows.
-    if !args.dry_run && pkgward_engine::open_database(&root, false)?.is_none() {
+    if !args.dry_run && !pkgward_engine::database_exists(&root)? {
         let plan = make_plan(&root, None, &packages, &declarations, &compiled, args)?;
         if plan.is_refused() {
             return refuse(&plan, args.json);
@@ -370,17 +415,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         Some(take_lock(&root, args.wait)?)
     };
-    let mut database = if args.dry_run {
-        pkgward_engine::open_database(&root, false)?
-    } else {
-        pkgward_engine::open_database(&root, true)?
+    let mut database = match &lock {
+        None => pkgward_engine::open_database(&root, false)?,
+        Some(lock) => open_and_recover(&root, lock, true)?,
     };
-    if let (Some(lock), Some(database)) = (&lock, database.as_mut()) {
-        let report = pkgward_engine::recover(&root, lock, &mut database.database)?;
-        if report.did_something() {
-            super::recover::print_report(&report);
-        }
-    }
     let plan = make_plan(
         &root,
         database.as_ref().map(|database| &database.database),

@@ -408,7 +408,7 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let root = super::install::open_root(&args.root)?;
     let database = pkgward_engine::open_database(&root, false)?
-        .with_context(|| format!("no packages are installed in `{}`", root.path().display()))?;
+        .with_context(|| super::install::nothing_installed(&root))?;
     let database = &database.database;
     let configured = database
         .configured(&args.package)?
@@ -515,9 +515,8 @@ pub struct ConfigureArgs {
 
 pub fn configure(args: &ConfigureArgs) -> anyhow::Result<ExitCode> {
     let root = super::install::open_root(&args.root)?;
-    let mut database = pkgward_engine::open_database(&root, false)?
-        .with_context(|| format!("no packages are installed in `{}`", root.path().display()))?;
-    let _lock = super::install::take_lock(&root, args.wait)?;
+    // Lock, recovery, then the database, like every writer.
+    let (_lock, mut database) = super::install::lock_installed_root(&root, args.wait)?;
     let landlock = LandlockRequirement::Refuse { minimum_abi: 3 };
     for name in &args.packages {
         let database = &mut database.database;
