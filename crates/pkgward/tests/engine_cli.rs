@@ -1051,11 +1051,11 @@ fn an_installer_waits_for_the_lock_only_as_long_as_told_threats_74() {
 }
 
 /// Every writer takes the root lock before it opens the database (THREATS
-/// 71): opened first, a second writer's SQLite connection meets the first
+/// 71): opened first, a second writer's database connection meets the first
 /// writer's database locks and fails with "database is locked" instead of
 /// waiting for (or naming) the holder of the root lock. The test process
 /// plays the first writer: it holds the root's `flock` and a write lock on
-/// the whole database file, which refuses the SHARED lock every SQLite
+/// the whole of `db.sqlite`, which refuses the shared lock every database
 /// connection takes at its first read. A writer that locks first never
 /// reaches the database and reports the lock holder.
 #[test]
