@@ -403,6 +403,17 @@ mod tests {
         );
     }
 
+    /// The configuration error of a gate for repo `verified` with `keys`.
+    fn configuration_error(keys: &[String], threshold: u32) -> ConfigError {
+        match InstallGate::new("verified", keys, threshold, POLICY_SHA256, NOW) {
+            Err(GateError::Verifiers { repo, source }) => {
+                assert_eq!(repo, "verified");
+                source
+            }
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
     #[test]
     fn hex_and_base64_policy_keys_are_the_same_key() {
         let a = key(1);
@@ -413,21 +424,11 @@ mod tests {
             a.public_key().to_text()
         );
         // Listing one key in both forms is the duplicate it is.
-        let error = InstallGate::new(
-            "verified",
-            &[a.public_key().to_text(), hex_text],
-            1,
-            POLICY_SHA256,
-            NOW,
-        )
-        .unwrap_err();
         assert!(matches!(
-            error,
-            GateError::Verifiers {
-                source: ConfigError::DuplicateKey { .. },
-                ..
-            }
+            configuration_error(&[a.public_key().to_text(), hex_text], 1),
+            ConfigError::DuplicateKey { .. }
         ));
+        let error = InstallGate::new("verified", &[], 1, POLICY_SHA256, NOW).unwrap_err();
         assert_eq!(
             error.to_string(),
             "cannot use the verifiers of repo `verified`"
@@ -437,38 +438,16 @@ mod tests {
     #[test]
     fn an_invalid_key_or_threshold_is_a_configuration_error() {
         let a = key(1);
-        let error = InstallGate::new(
-            "verified",
-            &["ed25519:not-a-key".to_owned()],
-            1,
-            POLICY_SHA256,
-            NOW,
-        )
-        .unwrap_err();
         assert!(matches!(
-            error,
-            GateError::Verifiers {
-                source: ConfigError::Key { .. },
-                ..
-            }
+            configuration_error(&["ed25519:not-a-key".to_owned()], 1),
+            ConfigError::Key { .. }
         ));
-        let error = InstallGate::new(
-            "verified",
-            &[a.public_key().to_text()],
-            2,
-            POLICY_SHA256,
-            NOW,
-        )
-        .unwrap_err();
-        assert!(matches!(
-            error,
-            GateError::Verifiers {
-                source: ConfigError::ThresholdAboveKeys {
-                    threshold: 2,
-                    keys: 1
-                },
-                ..
+        assert_eq!(
+            configuration_error(&[a.public_key().to_text()], 2),
+            ConfigError::ThresholdAboveKeys {
+                threshold: 2,
+                keys: 1
             }
-        ));
+        );
     }
 }

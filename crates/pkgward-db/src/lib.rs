@@ -13,6 +13,7 @@
 //! Architecture Invariant: this crate never touches files inside the root
 //! other than the database itself; it records what the engine did.
 
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -811,24 +812,15 @@ impl Database {
         name: &str,
         run: &ScriptRunRecord,
     ) -> Result<(), DatabaseError> {
-        let as_json = |value: &Vec<String>| serde_json::to_string(value).unwrap_or_default();
         let changed = self
             .connection
             .execute(
                 "INSERT INTO script_runs (package_id, script, sandbox_status, exit_code, ran_at,
                                           arguments, requests, output, neutralised)
                  SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM packages WHERE name = ?1",
-                params![
-                    name,
-                    run.script,
-                    run.sandbox_status,
-                    run.exit_code,
-                    run.ran_at,
-                    as_json(&run.arguments),
-                    as_json(&run.requests),
-                    run.output,
-                    as_json(&run.neutralised)
-                ],
+                rusqlite::params_from_iter(
+                    std::iter::once(SqlValue::from(name.to_owned())).chain(script_run_values(run)),
+                ),
             )
             .map_err(self.query_error())?;
         self.touched_package(changed, name)
@@ -842,25 +834,14 @@ impl Database {
         version: &str,
         run: &ScriptRunRecord,
     ) -> Result<(), DatabaseError> {
-        let as_json = |value: &Vec<String>| serde_json::to_string(value).unwrap_or_default();
+        let key = [name, version].map(|text| SqlValue::from(text.to_owned()));
         self.connection
             .execute(
                 "INSERT INTO removed_script_runs (package, version, script, sandbox_status,
                                                   exit_code, ran_at, arguments, requests, output,
                                                   neutralised)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    name,
-                    version,
-                    run.script,
-                    run.sandbox_status,
-                    run.exit_code,
-                    run.ran_at,
-                    as_json(&run.arguments),
-                    as_json(&run.requests),
-                    run.output,
-                    as_json(&run.neutralised)
-                ],
+                rusqlite::params_from_iter(key.into_iter().chain(script_run_values(run))),
             )
             .map_err(self.query_error())?;
         Ok(())
@@ -1038,6 +1019,24 @@ fn apply_removal(transaction: &Transaction<'_>, removal: &PackageRemoval) -> rus
         [id],
     )?;
     Ok(())
+}
+
+/// The columns `script, sandbox_status, exit_code, ran_at, arguments,
+/// requests, output, neutralised` of one run, in that order, as both
+/// `script_runs` and `removed_script_runs` store them (lists as JSON).
+fn script_run_values(run: &ScriptRunRecord) -> [SqlValue; 8] {
+    let as_json =
+        |value: &Vec<String>| SqlValue::from(serde_json::to_string(value).unwrap_or_default());
+    [
+        SqlValue::from(run.script.clone()),
+        SqlValue::from(run.sandbox_status.clone()),
+        SqlValue::from(run.exit_code),
+        SqlValue::from(run.ran_at),
+        as_json(&run.arguments),
+        as_json(&run.requests),
+        SqlValue::from(run.output.clone()),
+        as_json(&run.neutralised),
+    ]
 }
 
 /// One script run from the columns `script, arguments, sandbox_status,

@@ -852,6 +852,34 @@ fn spawn_pkgward(arguments: &[String]) -> std::process::Child {
         .unwrap()
 }
 
+/// A root pkgward never used (it has `var/lib`), and its path.
+fn fresh_root() -> (tempfile::TempDir, String) {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("var/lib")).unwrap();
+    let root_path = root_string(root.path());
+    (root, root_path)
+}
+
+/// Packages `names` at version 1, each shipping one file at `path(name)`
+/// holding its name.
+fn one_file_debs(directory: &Path, names: &[&str], path: impl Fn(&str) -> String) -> Vec<PathBuf> {
+    names
+        .iter()
+        .map(|name| {
+            build(
+                directory,
+                &TestDeb {
+                    name,
+                    version: "1",
+                    control: "",
+                    files: &[(&path(name), 0o755, name)],
+                    conffiles: &[],
+                },
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn eight_concurrent_installers_all_succeed_and_the_database_stays_intact_threats_70_74() {
     require_root!();
@@ -929,24 +957,8 @@ fn eight_concurrent_installers_all_succeed_and_the_database_stays_intact_threats
 fn two_concurrent_installers_of_one_path_one_wins_the_other_names_the_conflict_threats_71() {
     require_root!();
     let work = tempfile::tempdir().unwrap();
-    let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(root.path().join("var/lib")).unwrap();
-    let root_path = root_string(root.path());
-    let debs: Vec<PathBuf> = ["left", "right"]
-        .iter()
-        .map(|name| {
-            build(
-                work.path(),
-                &TestDeb {
-                    name,
-                    version: "1",
-                    control: "",
-                    files: &[("/usr/bin/x", 0o755, name)],
-                    conffiles: &[],
-                },
-            )
-        })
-        .collect();
+    let (root, root_path) = fresh_root();
+    let debs = one_file_debs(work.path(), &["left", "right"], |_| "/usr/bin/x".to_owned());
     let children: Vec<_> = debs
         .iter()
         .map(|deb| {
@@ -1062,9 +1074,7 @@ fn an_installer_waits_for_the_lock_only_as_long_as_told_threats_74() {
 fn writers_take_the_root_lock_before_they_open_the_database_threats_71() {
     require_root!();
     let work = tempfile::tempdir().unwrap();
-    let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(root.path().join("var/lib")).unwrap();
-    let root_path = root_string(root.path());
+    let (root, root_path) = fresh_root();
     let deb = |version: &str| {
         build(
             work.path(),
@@ -1132,24 +1142,10 @@ fn writers_take_the_root_lock_before_they_open_the_database_threats_71() {
 fn concurrent_remove_and_install_on_one_root_lose_no_update_threats_71() {
     require_root!();
     let work = tempfile::tempdir().unwrap();
-    let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(root.path().join("var/lib")).unwrap();
-    let root_path = root_string(root.path());
-    let debs: Vec<PathBuf> = ["alpha", "beta"]
-        .iter()
-        .map(|name| {
-            build(
-                work.path(),
-                &TestDeb {
-                    name,
-                    version: "1",
-                    control: "",
-                    files: &[(&format!("/usr/bin/{name}"), 0o755, name)],
-                    conffiles: &[],
-                },
-            )
-        })
-        .collect();
+    let (root, root_path) = fresh_root();
+    let debs = one_file_debs(work.path(), &["alpha", "beta"], |name| {
+        format!("/usr/bin/{name}")
+    });
     let first = pkgward(&["install", "--root", &root_path, debs[0].to_str().unwrap()]);
     assert!(first.status.success(), "{}", text(&first));
     for round in 0..6 {
