@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 mod common;
-use common::{manifest, pkgward, text};
+use common::{manifest, one_file_rpm as one_file_package, pkgward, text, write_rpm as write};
 
 /// Both package managers' own state, left out when comparing trees.
 const PACKAGE_MANAGER_STATE: &[&str] = &[
@@ -27,25 +27,6 @@ fn rpm_available() -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|output| output.status.success())
-}
-
-fn write(directory: &Path, name: &str, package: &rpm::Package) -> PathBuf {
-    let path = directory.join(format!("{name}.rpm"));
-    rpm_builder::write(package, &path).unwrap();
-    path
-}
-
-/// A noarch package `name`-`version`-`release` with one 0644 data file
-/// `/usr/share/NAME/data`, ready for more builder calls.
-fn one_file_package(name: &str, version: &str, release: &str) -> rpm::PackageBuilder {
-    rpm::PackageBuilder::new(name, version, "MIT", "noarch", "test package")
-        .release(release)
-        .with_file_contents(
-            format!("{name}\n"),
-            rpm::FileOptions::new(format!("/usr/share/{name}/data"))
-                .mode(rpm::FileMode::regular(0o644)),
-        )
-        .unwrap()
 }
 
 fn scripted() -> rpm::Package {
@@ -801,4 +782,86 @@ fn a_deb_into_an_rpm_root_and_an_rpm_into_a_deb_root_are_refused() {
         }
         assert_eq!(manifest(root.path(), &state), before);
     }
+}
+
+/// Fedora's account idiom in `%pre` (packaging guidelines, `UsersAndGroups`)
+/// is fully declarative: `install` creates the group and the user in all
+/// four account files from the classified `groupadd -r`/`useradd -r`, the
+/// unit's `User=foo` is then a known account, and the `%pre` itself never
+/// runs (no shell in this root, no run recorded).
+#[test]
+fn the_fedora_pre_account_idiom_creates_the_accounts_without_running_pre() {
+    if !common::is_root() {
+        eprintln!("SKIPPED the_fedora_pre_account_idiom_creates_the_accounts_without_running_pre: needs root (account files and files are chowned)");
+        return;
+    }
+    let directory = tempfile::tempdir().unwrap();
+    let unit = "[Unit]\nDescription=foo\n[Service]\nUser=foo\nGroup=foo\nExecStart=/usr/bin/foo\n[Install]\nWantedBy=multi-user.target\n";
+    let package = rpm::PackageBuilder::new("foo", "1.0", "MIT", "x86_64", "a daemon")
+        .release("1.fc40")
+        .with_file_contents(
+            unit,
+            rpm::FileOptions::new("/usr/lib/systemd/system/foo.service")
+                .mode(rpm::FileMode::regular(0o644)),
+        )
+        .unwrap()
+        .with_file_contents(
+            "state\n",
+            rpm::FileOptions::new("/var/lib/foo/state")
+                .mode(rpm::FileMode::regular(0o640))
+                .user("foo")
+                .group("foo"),
+        )
+        .unwrap()
+        .pre_install_script(
+            "getent group foo >/dev/null || groupadd -r foo\ngetent passwd foo >/dev/null || \\\n    useradd -r -g foo -d /var/lib/foo -s /sbin/nologin \\\n    -c \"Foo daemon\" foo\nexit 0\n",
+        )
+        .build()
+        .unwrap();
+    let path = write(directory.path(), "foo", &package);
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("etc")).unwrap();
+    for (file, content) in [
+        ("passwd", "root:x:0:0:root:/root:/bin/bash\n"),
+        ("group", "root:x:0:\n"),
+        ("shadow", "root:*:19000:0:99999:7:::\n"),
+        ("gshadow", "root:*::\n"),
+    ] {
+        std::fs::write(root.path().join("etc").join(file), content).unwrap();
+    }
+    let root_path = root.path().to_str().unwrap();
+    let plan = pkgward(&[
+        "install",
+        "--dry-run",
+        "--root",
+        root_path,
+        path.to_str().unwrap(),
+    ]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    assert!(
+        text(&plan).contains("script preinst: not run (FullyDeclarative"),
+        "{}",
+        text(&plan)
+    );
+    let installed = pkgward(&["install", "--root", root_path, path.to_str().unwrap()]);
+    assert!(installed.status.success(), "{}", text(&installed));
+    let read = |file: &str| std::fs::read_to_string(root.path().join("etc").join(file)).unwrap();
+    assert!(
+        read("passwd").contains("foo:x:999:999:Foo daemon:/var/lib/foo:/sbin/nologin\n"),
+        "{}",
+        read("passwd")
+    );
+    assert!(read("group").contains("foo:x:999:\n"), "{}", read("group"));
+    assert!(read("shadow").contains("\nfoo:!"), "{}", read("shadow"));
+    assert!(read("gshadow").contains("\nfoo:!"), "{}", read("gshadow"));
+    let state = std::fs::metadata(root.path().join("var/lib/foo/state")).unwrap();
+    assert_eq!((state.uid(), state.gid()), (999, 999));
+    let scripts = pkgward(&["scripts", "--json", "--root", root_path, "foo"]);
+    assert!(scripts.status.success(), "{}", text(&scripts));
+    let scripts: serde_json::Value = serde_json::from_slice(&scripts.stdout).unwrap();
+    assert_eq!(scripts["scripts"][0]["name"], "preinst", "{scripts}");
+    assert_eq!(scripts["scripts"][0]["run"], false, "{scripts}");
+    assert_eq!(scripts["runs"], serde_json::json!([]), "{scripts}");
+    let check = pkgward(&["check", "--root", root_path]);
+    assert!(check.status.success(), "{}", text(&check));
 }

@@ -6,16 +6,9 @@
 //! (`common::can_run_scripts`) and skip LOUDLY without them.
 #![allow(clippy::print_stderr)]
 
-use pkgward_package::rpm_builder::{self, rpm};
-use std::path::{Path, PathBuf};
+use pkgward_package::rpm_builder::rpm;
 mod common;
-use common::{can_run_scripts, pkgward, root_with_shell, text};
-
-fn write(directory: &Path, name: &str, package: &rpm::Package) -> PathBuf {
-    let path = directory.join(format!("{name}.rpm"));
-    rpm_builder::write(package, &path).unwrap();
-    path
-}
+use common::{can_run_scripts, one_file_rpm, pkgward, root_with_shell, text, write_rpm as write};
 
 /// A scriptlet that logs its name, argument count and arguments, the way
 /// the rpm 4.18 probe in docs/rpm.md did.
@@ -109,14 +102,7 @@ fn rpm_scriptlets_get_rpms_instance_count_and_environment() {
 fn a_posttrans_with_residue_is_refused_and_a_declarative_one_is_not() {
     let directory = tempfile::tempdir().unwrap();
     let build = |name: &str, posttrans: &str| {
-        let package = rpm::PackageBuilder::new(name, "1.0", "MIT", "noarch", "posttrans")
-            .release("1")
-            .with_file_contents(
-                "x\n",
-                rpm::FileOptions::new(format!("/usr/share/{name}/data"))
-                    .mode(rpm::FileMode::regular(0o644)),
-            )
-            .unwrap()
+        let package = one_file_rpm(name, "1.0", "1")
             .post_trans_script(posttrans)
             .build()
             .unwrap();

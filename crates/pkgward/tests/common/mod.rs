@@ -3,9 +3,10 @@
 // Each test crate includes this module and uses part of it.
 #![allow(dead_code)]
 
+use pkgward_package::rpm_builder::rpm;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Runs the `pkgward` binary built for these tests with `arguments`.
@@ -154,4 +155,24 @@ pub fn root_with_shell() -> tempfile::TempDir {
     std::fs::write(path.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
     std::fs::write(path.join("etc/group"), "root:x:0:\n").unwrap();
     root
+}
+
+/// Writes the built `.rpm` `package` as `DIRECTORY/NAME.rpm`.
+pub fn write_rpm(directory: &Path, name: &str, package: &rpm::Package) -> PathBuf {
+    let path = directory.join(format!("{name}.rpm"));
+    pkgward_package::rpm_builder::write(package, &path).unwrap();
+    path
+}
+
+/// A noarch package `name`-`version`-`release` with one 0644 data file
+/// `/usr/share/NAME/data`, ready for more builder calls.
+pub fn one_file_rpm(name: &str, version: &str, release: &str) -> rpm::PackageBuilder {
+    rpm::PackageBuilder::new(name, version, "MIT", "noarch", "test package")
+        .release(release)
+        .with_file_contents(
+            format!("{name}\n"),
+            rpm::FileOptions::new(format!("/usr/share/{name}/data"))
+                .mode(rpm::FileMode::regular(0o644)),
+        )
+        .unwrap()
 }
