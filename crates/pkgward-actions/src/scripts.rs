@@ -2620,6 +2620,15 @@ impl Interpreter<'_> {
     /// an existing account (shell, home, ids, the whole group list without
     /// `-a`): privileged residue, as before.
     fn usermod_command(&mut self, line: usize, arguments: &[&str], text: &str) {
+        // `-aG` is the usual spelling of `-a -G`.
+        let arguments: Vec<&str> = arguments
+            .iter()
+            .flat_map(|argument| match *argument {
+                "-aG" => vec!["-a", "-G"],
+                other => vec![other],
+            })
+            .collect();
+        let arguments = arguments.as_slice();
         let append = arguments.iter().any(|a| matches!(*a, "-a" | "--append"));
         let groups = option_value(arguments, &["-G", "--groups"]);
         let only_append = arguments
@@ -2682,10 +2691,6 @@ impl Interpreter<'_> {
             "--base-dir",
             "-Z",
             "--selinux-user",
-            "-R",
-            "--root",
-            "-P",
-            "--prefix",
         ];
         // `-p`/`--password` would set a password hash, `-R`/`-P` act on
         // another root: not a plain system account declaration.

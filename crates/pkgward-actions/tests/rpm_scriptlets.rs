@@ -190,7 +190,8 @@ fn useradd_flags_and_guards_are_understood() {
 }
 
 /// What is not an account declaration stays residue: a non-system
-/// `useradd`, and `usermod` changing anything but supplementary groups.
+/// `useradd`, and `usermod` changing anything but supplementary groups
+/// (`-aG`, the usual spelling of `-a -G`, only adds them).
 #[test]
 fn other_account_commands_stay_residue() {
     let login = fedora("useradd -m alice\n");
@@ -199,4 +200,19 @@ fn other_account_commands_stay_residue() {
     assert_eq!(shell.classification, Classification::NeedsUnconfined);
     let replace = fedora("usermod -G wheel foo\n");
     assert_eq!(replace.classification, Classification::NeedsUnconfined);
+    let combined = fedora("usermod -aG lock,dialout foo\n");
+    assert_fully_declarative(&combined);
+    assert_eq!(
+        combined.actions,
+        sorted(vec![
+            DerivedAction::AddToGroup {
+                user: "foo".to_owned(),
+                group: "dialout".to_owned()
+            },
+            DerivedAction::AddToGroup {
+                user: "foo".to_owned(),
+                group: "lock".to_owned()
+            },
+        ])
+    );
 }
