@@ -20,6 +20,7 @@ pub mod root;
 pub mod snapshot;
 pub mod transaction;
 pub mod verify;
+mod writeback;
 
 pub use lock::{lock, RootLock};
 pub use root::Root;

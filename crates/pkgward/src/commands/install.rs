@@ -355,11 +355,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // A root pkgward never wrote to has no state directory yet: judge the
     // plan before creating one, so a refusal leaves such a root
     // byte-identical too (THREATS "reject"), not just free of database rows.
+    let mut plan_before_database = None;
     if !args.dry_run && pkgward_engine::open_database(&root, false)?.is_none() {
         let plan = make_plan(&root, None, &packages, &declarations, &compiled, args)?;
         if plan.is_refused() {
             return refuse(&plan, args.json);
         }
+        plan_before_database = Some(plan);
     }
     // Writers lock before reading the installed state, so the plan cannot go
     // stale, and before opening (maybe creating) the database: two
@@ -375,23 +377,38 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         pkgward_engine::open_database(&root, true)?
     };
+    let mut recovered = false;
     if let (Some(lock), Some(database)) = (&lock, database.as_mut()) {
         let report = pkgward_engine::recover(&root, lock, &mut database.database)?;
         if report.did_something() {
             super::recover::print_report(&report);
+            recovered = true;
         }
     }
     if let Some(database) = database.as_ref() {
         refuse_format_foreign_to_root(&args.packages, &packages, &database.database)?;
     }
-    let plan = make_plan(
-        &root,
-        database.as_ref().map(|database| &database.database),
-        &packages,
-        &declarations,
-        &compiled,
-        args,
-    )?;
+    // The plan made before the database existed still holds when, under
+    // the lock, the database is empty and nothing was recovered: no other
+    // pkgward changed the root in between (it would have left rows or a
+    // journal), so planning again would judge the same root. Planning is
+    // the costly part of a first install into a fresh root.
+    let unchanged_since_planned = !recovered
+        && match database.as_ref() {
+            Some(database) => database.database.packages()?.is_empty(),
+            None => false,
+        };
+    let plan = match plan_before_database {
+        Some(plan) if unchanged_since_planned => plan,
+        _ => make_plan(
+            &root,
+            database.as_ref().map(|database| &database.database),
+            &packages,
+            &declarations,
+            &compiled,
+            args,
+        )?,
+    };
     let mut held = false;
     if let Some(database) = database.as_ref() {
         if !plan.is_refused() {
@@ -589,7 +606,15 @@ fn make_plan(
         pkgward_plan::Problem::UnsupportedScript { .. } => !(args.no_scripts || args.files_only),
         _ => true,
     });
-    record_footprints(&mut plan, packages, declarations, compiled)?;
+    // One footprint per package, shared by the record and the actions.
+    let footprints: Vec<pkgward_policy::footprint::Footprint> = packages
+        .iter()
+        .zip(declarations)
+        .map(|(package, declarations)| {
+            pkgward_policy::footprint::footprint_with(package, declarations, compiled)
+        })
+        .collect();
+    record_footprints(&mut plan, packages, &footprints)?;
     if args.files_only {
         return Ok(plan);
     }
@@ -598,7 +623,7 @@ fn make_plan(
         &mut plan,
         packages,
         declarations,
-        compiled,
+        &footprints,
         &judge,
     )?;
     if let Some(database) = database {
@@ -648,19 +673,13 @@ fn read_packages(
 fn record_footprints(
     plan: &mut Plan,
     packages: &[Package],
-    declarations: &[Vec<DeclarationFile>],
-    compiled: &pkgward_policy::CompiledPolicy,
+    footprints: &[pkgward_policy::footprint::Footprint],
 ) -> anyhow::Result<()> {
     for planned in &mut plan.packages {
         if let Some(index) = packages.iter().position(|package| {
             package.name == planned.name && package.artifact_sha256 == planned.artifact_sha256
         }) {
-            let footprint = pkgward_policy::footprint::footprint_with(
-                &packages[index],
-                &declarations[index],
-                compiled,
-            );
-            planned.footprint = Some(serde_json::to_value(&footprint)?);
+            planned.footprint = Some(serde_json::to_value(&footprints[index])?);
         }
     }
     Ok(())
