@@ -2045,6 +2045,7 @@ impl Interpreter<'_> {
             "adduser" | "useradd" | "addgroup" | "groupadd" => {
                 self.account_command(line, name, &arguments, text);
             }
+            "usermod" => self.usermod_command(line, &arguments, text),
             "dpkg-statoverride" => {
                 if has("--add") || has("--update") {
                     if let [owner, group, mode, path] = positional.as_slice() {
@@ -2613,11 +2614,54 @@ impl Interpreter<'_> {
         }
     }
 
+    /// `usermod -a -G GROUP[,GROUP…] USER` (also `--append --groups`, as
+    /// `%sysusers_create_compat` writes for sysusers.d `m` lines) only adds
+    /// supplementary groups: `AddToGroup` each. Any other `usermod` changes
+    /// an existing account (shell, home, ids, the whole group list without
+    /// `-a`): privileged residue, as before.
+    fn usermod_command(&mut self, line: usize, arguments: &[&str], text: &str) {
+        // `-aG` is the usual spelling of `-a -G`.
+        let arguments: Vec<&str> = arguments
+            .iter()
+            .flat_map(|argument| match *argument {
+                "-aG" => vec!["-a", "-G"],
+                other => vec![other],
+            })
+            .collect();
+        let arguments = arguments.as_slice();
+        let append = arguments.iter().any(|a| matches!(*a, "-a" | "--append"));
+        let groups = option_value(arguments, &["-G", "--groups"]);
+        let only_append = arguments
+            .iter()
+            .filter(|argument| argument.starts_with('-'))
+            .all(|argument| {
+                matches!(*argument, "-a" | "--append" | "-G" | "--groups")
+                    || argument.starts_with("--groups=")
+            });
+        let positional = positional_after_options(arguments, &["-G", "--groups"]);
+        match (append && only_append, groups, positional.as_slice()) {
+            (true, Some(groups), [user]) if !groups.is_empty() => {
+                for group in groups.split(',').filter(|group| !group.is_empty()) {
+                    self.recognise(
+                        line,
+                        "usermod -a -G",
+                        Some(DerivedAction::AddToGroup {
+                            user: (*user).to_owned(),
+                            group: group.to_owned(),
+                        }),
+                    );
+                }
+            }
+            _ => self.residue(line, "privileged: `usermod`", text),
+        }
+    }
+
     fn account_command(&mut self, line: usize, name: &str, arguments: &[&str], text: &str) {
         let system = arguments.iter().any(|a| matches!(*a, "--system" | "-r"));
         let valued = [
             "--home",
             "-d",
+            "--home-dir",
             "--shell",
             "-s",
             "--ingroup",
@@ -2633,9 +2677,74 @@ impl Interpreter<'_> {
             "--firstgid",
             "--lastgid",
             "--conf",
+            // shadow-utils' useradd/groupadd options that take a value.
+            "-G",
+            "--groups",
+            "-k",
+            "--skel",
+            "-K",
+            "--key",
+            "-e",
+            "--expiredate",
+            "--inactive",
+            "-b",
+            "--base-dir",
+            "-Z",
+            "--selinux-user",
         ];
+        // `-p`/`--password` would set a password hash, `-R`/`-P` act on
+        // another root: not a plain system account declaration.
+        if name == "useradd" || name == "groupadd" {
+            if let Some(option) = arguments.iter().find(|argument| {
+                matches!(
+                    **argument,
+                    "-p" | "--password" | "-R" | "--root" | "-P" | "--prefix"
+                )
+            }) {
+                self.residue(line, format!("`{name} {option}` not translated"), text);
+                return;
+            }
+        }
+        // `-f` is useradd's `--inactive DAYS` but groupadd's `--force`.
+        let mut valued = valued.to_vec();
+        if name == "useradd" {
+            valued.push("-f");
+        }
         let positional = positional_after_options(arguments, &valued);
         let group_flag = arguments.contains(&"--group");
+        // useradd without `-g`: `-N` takes the primary group from
+        // /etc/default/useradd, which pkgward does not model.
+        if name == "useradd"
+            && arguments
+                .iter()
+                .any(|a| matches!(*a, "-N" | "--no-user-group"))
+            && option_value(arguments, &["-g", "--gid"]).is_none()
+        {
+            self.residue(
+                line,
+                "`useradd -N` without `-g` (the primary group comes from /etc/default/useradd)",
+                text,
+            );
+            return;
+        }
+        if name == "useradd" && system {
+            // `-G a,b`: supplementary groups, as `usermod -a -G` would add.
+            if let (Some(groups), [user]) = (
+                option_value(arguments, &["-G", "--groups"]),
+                positional.as_slice(),
+            ) {
+                for group in groups.split(',').filter(|group| !group.is_empty()) {
+                    self.recognise(
+                        line,
+                        "useradd -G",
+                        Some(DerivedAction::AddToGroup {
+                            user: (*user).to_owned(),
+                            group: group.to_owned(),
+                        }),
+                    );
+                }
+            }
+        }
         match (name, positional.as_slice()) {
             ("adduser", [user, group]) if !system => {
                 self.recognise(
@@ -2648,15 +2757,20 @@ impl Interpreter<'_> {
                 );
             }
             ("adduser" | "useradd", [user]) if system => {
+                // Without a group, `adduser --system` puts the user in
+                // `nogroup` (`None`), while `useradd -r` creates a group
+                // named like the user (login.defs' USERGROUPS_ENAB, on by
+                // default on Fedora and Debian, or `-U`); `-N` without `-g`
+                // was refused above.
                 let group = option_value(arguments, &["--ingroup", "-g", "--gid"])
-                    .or_else(|| group_flag.then(|| (*user).to_owned()));
+                    .or_else(|| (group_flag || name == "useradd").then(|| (*user).to_owned()));
                 self.recognise(
                     line,
                     format!("{name} --system"),
                     Some(DerivedAction::CreateSystemUser {
                         name: (*user).to_owned(),
                         group,
-                        home: option_value(arguments, &["--home", "-d"]),
+                        home: option_value(arguments, &["--home", "-d", "--home-dir"]),
                         shell: option_value(arguments, &["--shell", "-s"]),
                         gecos: option_value(arguments, &["--gecos", "-c", "--comment"]),
                     }),

@@ -226,7 +226,36 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX removed_script_runs_by_package ON removed_script_runs(package);
     ",
+    // 5 → 6: the container format of each package.
+    r"
+    -- `deb` or `rpm`: which package manager's rules the package's version and
+    -- relations follow (dpkg ordering or `rpmvercmp`) and which conventions
+    -- its scripts run under. Every package recorded before this column
+    -- existed came from a `.deb` (earlier pkgward installed only those).
+    ALTER TABLE packages ADD COLUMN format TEXT NOT NULL DEFAULT 'deb';
+    ",
 ];
+
+/// The container format a recorded package was read from (`deb`, `rpm`).
+/// Versions and relations are text in the database; the format says which
+/// rules read them back (docs/rpm.md, *Versions*).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageFormat {
+    /// Also what a journal written before the column existed means.
+    #[default]
+    Deb,
+    Rpm,
+}
+
+impl PackageFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PackageFormat::Deb => "deb",
+            PackageFormat::Rpm => "rpm",
+        }
+    }
+}
 
 /// Whether a package is installed or only its kept conffiles remain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,6 +287,10 @@ pub struct PackageRecord {
     pub installed_at: i64,
     /// The package's relationship fields, JSON text.
     pub relations: String,
+    /// The format it was read from: the rules its version and relations
+    /// follow. Absent in journals written before it existed: `deb`.
+    #[serde(default)]
+    pub format: PackageFormat,
 }
 
 /// The kind of a non-directory path.
@@ -529,7 +562,7 @@ impl Database {
             .connection
             .prepare(
                 "SELECT repo, name, version, architecture, artifact_sha256, status, installed_at,
-                        relations
+                        relations, format
                  FROM packages ORDER BY name",
             )
             .map_err(self.query_error())?;
@@ -544,6 +577,7 @@ impl Database {
                     row.get::<_, String>(5)?,
                     row.get::<_, i64>(6)?,
                     row.get::<_, String>(7)?,
+                    row.get::<_, String>(8)?,
                 ))
             })
             .map_err(self.query_error())?;
@@ -558,7 +592,19 @@ impl Database {
                 status,
                 installed_at,
                 relations,
+                format,
             ) = row.map_err(self.query_error())?;
+            let format = match format.as_str() {
+                "deb" => PackageFormat::Deb,
+                "rpm" => PackageFormat::Rpm,
+                _ => {
+                    return Err(DatabaseError::InvalidValue {
+                        path: self.path.clone(),
+                        column: "packages.format",
+                        value: format,
+                    })
+                }
+            };
             let status = match status.as_str() {
                 "installed" => PackageStatus::Installed,
                 "config-files" => PackageStatus::ConfigFiles,
@@ -579,6 +625,7 @@ impl Database {
                 status,
                 installed_at,
                 relations,
+                format,
             });
         }
         Ok(packages)
@@ -1072,8 +1119,8 @@ fn apply_install(transaction: &Transaction<'_>, install: &PackageInstall) -> rus
     transaction.execute("DELETE FROM packages WHERE name = ?1", [&package.name])?;
     transaction.execute(
         "INSERT INTO packages (repo, name, version, architecture, artifact_sha256, status,
-                               installed_at, relations)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                               installed_at, relations, format)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             package.repo,
             package.name,
@@ -1082,7 +1129,8 @@ fn apply_install(transaction: &Transaction<'_>, install: &PackageInstall) -> rus
             package.artifact_sha256,
             package.status.as_str(),
             package.installed_at,
-            package.relations
+            package.relations,
+            package.format.as_str()
         ],
     )?;
     let id = transaction.last_insert_rowid();
@@ -1193,6 +1241,7 @@ mod tests {
             status: PackageStatus::Installed,
             installed_at: 1,
             relations: "{}".into(),
+            format: PackageFormat::Deb,
         }
     }
 
@@ -1341,6 +1390,60 @@ mod tests {
         drop(database);
         let database = Database::open(&path).unwrap();
         assert_eq!(database.packages().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn format_is_recorded_and_rows_from_before_the_column_read_as_deb() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("db.sqlite");
+        // A database written by a pkgward that knew schema 4 only.
+        let connection = Connection::open(&path).unwrap();
+        for migration in &MIGRATIONS[..4] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection.pragma_update(None, "user_version", 4).unwrap();
+        connection
+            .execute(
+                "INSERT INTO packages (repo, name, version, architecture, artifact_sha256, status,
+                                       installed_at, relations)
+                 VALUES ('test', 'old', '1.0', 'amd64', '00', 'installed', 1, '{}')",
+                [],
+            )
+            .unwrap();
+        drop(connection);
+        let mut database = Database::open(&path).unwrap();
+        assert_eq!(
+            database.package("old").unwrap().unwrap().format,
+            PackageFormat::Deb
+        );
+        let mut rpm = install("tool", "1.a-1", vec![], vec![]);
+        rpm.package.format = PackageFormat::Rpm;
+        database
+            .apply(&Change {
+                removals: vec![],
+                installs: vec![rpm],
+            })
+            .unwrap();
+        assert_eq!(
+            database.package("tool").unwrap().unwrap().format,
+            PackageFormat::Rpm
+        );
+        // A journal's change written before the field existed means `deb`.
+        let record: PackageRecord = serde_json::from_str(
+            r#"{"repo":"r","name":"n","version":"1","architecture":"all","artifact_sha256":"00",
+                "status":"Installed","installed_at":1,"relations":"{}"}"#,
+        )
+        .unwrap();
+        assert_eq!(record.format, PackageFormat::Deb);
+        database
+            .connection
+            .execute("UPDATE packages SET format = 'pkg' WHERE name = 'old'", [])
+            .unwrap();
+        let error = database.packages().unwrap_err().to_string();
+        assert!(
+            error.contains("`pkg`") && error.contains("packages.format"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! directory at `/run/pkgward/script/<name>` and executed with the
 //! interpreter of its `#!` line (`/bin/sh` without one, as dpkg's `execvp`
 //! falls back to), which must exist *in the root* — never the host's shell.
-//! Arguments and environment are dpkg's (dpkg(1), ENVIRONMENT). Shims that do
+//! Arguments and environment are dpkg's (dpkg(1), ENVIRONMENT) for `.deb`
+//! packages and rpm's for `.rpm` ones ([`Action::rpm_arguments`],
+//! [`rpm_environment`]), chosen by the package's format. Shims that do
 //! not act but append their argv to a request log come first on `PATH`
 //! (`/run/pkgward/shims`) and are also overlaid, with a `policy-rc.d` that
 //! exits 101, on the root's `/usr/sbin` — without writing into the root
@@ -26,6 +28,7 @@
 use crate::root::Root;
 use crate::EngineError;
 use pkgward_db::{Database, ScriptRecord, ScriptRunRecord};
+use pkgward_package::Format;
 use pkgward_plan::maintainer_scripts::script_to_run;
 use pkgward_plan::{decode_script_content, PackagePlan};
 use pkgward_sandbox::{Bind, HelperProgram, LandlockRequirement, Overlay, Spec, DEFAULT_PATH};
@@ -127,6 +130,32 @@ impl Action {
         }
     }
 
+    /// The arguments for a package of `format`: dpkg's or rpm's.
+    pub fn arguments_for(&self, format: Format) -> Vec<String> {
+        match format {
+            Format::Deb => self.arguments(),
+            Format::Rpm => self.rpm_arguments(),
+        }
+    }
+
+    /// rpm's one argument: the number of instances of the package installed
+    /// once the operation is done (rpm's `psm->scriptArg`). Checked with rpm
+    /// 4.18 on a real root: `%pre`/`%post` get `1` on install and `2` on
+    /// upgrade, `%preun`/`%postun` `0` on erase (and `1` for the old
+    /// package during an upgrade, which pkgward does not run: docs/rpm.md).
+    /// rpm has no purge: `%postun` runs once, at the erase.
+    pub fn rpm_arguments(&self) -> Vec<String> {
+        let instances = match self {
+            Action::PreinstInstall | Action::PostinstConfigure { old_version: None } => "1",
+            Action::PreinstUpgrade { .. }
+            | Action::PostinstConfigure {
+                old_version: Some(_),
+            } => "2",
+            Action::PrermRemove | Action::PostrmRemove | Action::PostrmPurge => "0",
+        };
+        vec![instances.to_owned()]
+    }
+
     /// dpkg's arguments (Debian Policy 6.5, dpkg's `maintscript_*` calls).
     pub fn arguments(&self) -> Vec<String> {
         match self {
@@ -151,6 +180,8 @@ pub struct ScriptOwner {
     pub name: String,
     pub version: String,
     pub architecture: String,
+    /// Whose conventions the script runs under (arguments, environment).
+    pub format: Format,
 }
 
 impl ScriptOwner {
@@ -160,6 +191,7 @@ impl ScriptOwner {
             name: package.name.clone(),
             version: package.version.clone(),
             architecture: package.architecture.clone(),
+            format: package.format,
         }
     }
 
@@ -169,6 +201,10 @@ impl ScriptOwner {
             name: record.name.clone(),
             version: record.version.clone(),
             architecture: record.architecture.clone(),
+            format: match record.format {
+                pkgward_db::PackageFormat::Deb => Format::Deb,
+                pkgward_db::PackageFormat::Rpm => Format::Rpm,
+            },
         }
     }
 }
@@ -198,6 +234,37 @@ pub fn dpkg_environment(owner: &ScriptOwner, script: &str) -> Vec<(String, Strin
         .map(|(name, value)| (name.to_owned(), value)),
     );
     environment
+}
+
+/// rpm's scriptlet search path (`%_install_script_path`, rpm 4.18 on
+/// Fedora; Debian's rpm adds `/usr/X11R6/bin`).
+pub const RPM_SCRIPT_PATH: &str = "/sbin:/bin:/usr/sbin:/usr/bin";
+
+/// The environment rpm gives a scriptlet, on top of the sandbox's
+/// allow-listed defaults: `PATH` set to `%_install_script_path` (shims
+/// first) and nothing else. rpm 4.18 run on a real root (`rpm --root R -i`,
+/// a `%pre` dumping `export -p`) sets no `RPM_*` variable for a package that
+/// is not relocatable; `RPM_INSTALL_PREFIX<n>` exists only for relocatable
+/// packages, and pkgward never relocates one. No `DPKG_*` variable: an rpm
+/// scriptlet testing them would take a Debian branch it was not written for.
+pub fn rpm_environment() -> Vec<(String, String)> {
+    let mut environment: Vec<(String, String)> = pkgward_sandbox::default_environment()
+        .into_iter()
+        .filter(|(name, _)| name != "PATH")
+        .collect();
+    environment.push((
+        "PATH".to_owned(),
+        format!("{SHIM_DIRECTORY}:{RPM_SCRIPT_PATH}"),
+    ));
+    environment
+}
+
+/// The environment of `owner`'s `script`: dpkg's or rpm's, by its format.
+pub fn script_environment(owner: &ScriptOwner, script: &str) -> Vec<(String, String)> {
+    match owner.format {
+        Format::Deb => dpkg_environment(owner, script),
+        Format::Rpm => rpm_environment(),
+    }
 }
 
 /// The argv that runs `script` like the kernel runs a `#!` script: the
@@ -303,7 +370,7 @@ impl ScriptRunner<'_> {
                 package: job.owner.name.clone(),
                 script: script.to_owned(),
             })?;
-        let arguments = job.action.arguments();
+        let arguments = job.action.arguments_for(job.owner.format);
         let argv = script_argv(job.script.interpreter.as_deref(), script, &arguments);
         if !self.is_executable_in_root(&argv[0])? {
             return Err(ScriptError::MissingInterpreter {
@@ -318,7 +385,7 @@ impl ScriptRunner<'_> {
         let private = PrivateFiles::create(script, &to_run.bytes)?;
         let mut spec = Spec::new(argv);
         spec.root = self.root.path().to_path_buf();
-        spec.environment = dpkg_environment(&job.owner, script);
+        spec.environment = script_environment(&job.owner, script);
         spec.timeout = self.timeout;
         spec.landlock = self.landlock;
         // Scripts chown and chmod inside their writable paths; the
@@ -691,7 +758,62 @@ mod tests {
             name: "foo".into(),
             version: "1.0-1".into(),
             architecture: "amd64".into(),
+            format: Format::Deb,
         }
+    }
+
+    #[test]
+    fn rpm_arguments_count_the_instances_left_after_the_operation() {
+        let upgrade = Action::PreinstUpgrade {
+            old_version: "0.9-1".into(),
+        };
+        let cases = [
+            (Action::PreinstInstall, "1"),
+            (upgrade.clone(), "2"),
+            (Action::PostinstConfigure { old_version: None }, "1"),
+            (
+                Action::PostinstConfigure {
+                    old_version: Some("0.9-1".into()),
+                },
+                "2",
+            ),
+            (Action::PrermRemove, "0"),
+            (Action::PostrmRemove, "0"),
+        ];
+        for (action, expected) in cases {
+            assert_eq!(action.arguments_for(Format::Rpm), [expected], "{action:?}");
+        }
+        assert_eq!(upgrade.arguments_for(Format::Deb), ["upgrade", "0.9-1"]);
+    }
+
+    #[test]
+    fn rpm_environment_has_rpms_path_and_no_dpkg_variables() {
+        let rpm_owner = ScriptOwner {
+            format: Format::Rpm,
+            ..owner()
+        };
+        let environment = script_environment(&rpm_owner, "preinst");
+        assert!(
+            environment
+                .iter()
+                .all(|(name, _)| !name.starts_with("DPKG_") && !name.starts_with("RPM_")),
+            "{environment:?}"
+        );
+        assert!(environment.contains(&(
+            "PATH".to_owned(),
+            format!("{SHIM_DIRECTORY}:{RPM_SCRIPT_PATH}")
+        )));
+        assert_eq!(
+            environment
+                .iter()
+                .filter(|(name, _)| name == "PATH")
+                .count(),
+            1
+        );
+        let dpkg = script_environment(&owner(), "preinst");
+        assert!(dpkg
+            .iter()
+            .any(|(name, value)| name == "DPKG_MAINTSCRIPT_NAME" && value == "preinst"));
     }
 
     #[test]

@@ -4,9 +4,17 @@
 
 use crate::root::Root;
 use crate::EngineError;
-use pkgward_db::{Database, PackageStatus};
-use pkgward_package::{Relations, Version};
+use pkgward_db::{Database, PackageFormat, PackageStatus};
+use pkgward_package::{Format, Relations, Version};
 use pkgward_plan::planner::{InstalledFile, InstalledPackage, Snapshot};
+
+/// The database's name for a package's format.
+pub fn recorded_format(format: Format) -> PackageFormat {
+    match format {
+        Format::Deb => PackageFormat::Deb,
+        Format::Rpm => PackageFormat::Rpm,
+    }
+}
 
 /// Reads the snapshot of `database`; also measures `extra_conffiles` (the
 /// conffiles of packages about to be installed).
@@ -19,25 +27,31 @@ pub fn snapshot(
     let mut conffiles: Vec<String> = extra_conffiles.to_vec();
     if let Some(database) = database {
         for record in database.packages()? {
-            // The database does not record the package format yet: a version
-            // dpkg refuses can only have come from an `.rpm` (`1.0^git1`), so
-            // it is read with rpm's rules (docs/rpm.md, "Known gap").
-            let version = Version::parse(&record.version)
-                .or_else(|error| Version::parse_rpm(&record.version).map_err(|_| error))
-                .map_err(|error| EngineError::CorruptRecord {
-                    package: record.name.clone(),
-                    detail: format!("version `{}`: {error}", record.version),
-                })?;
-            let relations: Relations = if record.relations == "{}" {
+            // Versions and relations are text; the recorded format says
+            // whose rules read them (docs/rpm.md, *Versions*): an installed
+            // rpm `1.a-1` is older than `1.1-1`, as rpm says, not newer.
+            let rpm = record.format == PackageFormat::Rpm;
+            let corrupt = |detail: String| EngineError::CorruptRecord {
+                package: record.name.clone(),
+                detail,
+            };
+            let version = if rpm {
+                Version::parse_rpm(&record.version)
+            } else {
+                Version::parse(&record.version)
+            }
+            .map_err(|error| corrupt(format!("version `{}`: {error}", record.version)))?;
+            let mut relations: Relations = if record.relations == "{}" {
                 Relations::default()
             } else {
-                serde_json::from_str(&record.relations).map_err(|error| {
-                    EngineError::CorruptRecord {
-                        package: record.name.clone(),
-                        detail: format!("relations: {error}"),
-                    }
-                })?
+                serde_json::from_str(&record.relations)
+                    .map_err(|error| corrupt(format!("relations: {error}")))?
             };
+            if rpm {
+                relations = relations
+                    .into_rpm_scheme()
+                    .map_err(|error| corrupt(format!("relations: {error}")))?;
+            }
             let files: Vec<InstalledFile> = database
                 .files(&record.name)?
                 .into_iter()

@@ -964,6 +964,7 @@ fn database_change(plan: &Plan, now: i64) -> Change {
                 status: PackageStatus::Installed,
                 installed_at: now,
                 relations: package.relations.to_string(),
+                format: crate::snapshot::recorded_format(package.format),
             },
             files: package
                 .placements

@@ -99,8 +99,10 @@ fn package_plan(
         version: version.into(),
         architecture: "amd64".into(),
         artifact_sha256: sha256(name.as_bytes()),
+        format: pkgward_package::Format::Deb,
         relations: serde_json::json!({}),
         previous_version: None,
+        downgrade: false,
         placements: entries
             .iter()
             .map(|entry| Placement {

@@ -74,6 +74,32 @@ pub struct Relations {
     pub provides: Vec<Vec<Relation>>,
 }
 
+impl Relations {
+    /// The same relations with every version read by rpm's rules. Versions
+    /// travel as text (serde, the database); relations read back for an
+    /// installed `.rpm` package (its recorded format says so) must compare
+    /// with `rpmvercmp`, also against one another (docs/rpm.md, *Versions*).
+    pub fn into_rpm_scheme(mut self) -> Result<Self, crate::version::VersionError> {
+        for field in [
+            &mut self.depends,
+            &mut self.pre_depends,
+            &mut self.recommends,
+            &mut self.suggests,
+            &mut self.conflicts,
+            &mut self.breaks,
+            &mut self.replaces,
+            &mut self.provides,
+        ] {
+            for relation in field.iter_mut().flatten() {
+                if let Some((_, version)) = &mut relation.constraint {
+                    *version = Version::parse_rpm(version.as_str())?;
+                }
+            }
+        }
+        Ok(self)
+    }
+}
+
 /// One package name with an optional architecture qualifier and version
 /// constraint, e.g. `libc6:any (>= 2.34)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

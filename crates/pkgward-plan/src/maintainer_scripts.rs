@@ -52,7 +52,35 @@ pub struct ScriptsPlan {
     pub writable_paths: Vec<String>,
     /// The `scripts` decision, when the package ships scripts.
     pub decision: Option<PlannedDecision>,
-    pub problem: Option<Problem>,
+    /// The policy's refusal, and rpm scriptlets pkgward has no phase for.
+    pub problems: Vec<Problem>,
+}
+
+/// Why pkgward never runs a script of this kind, for the rpm-only kinds
+/// without a phase: `%pretrans` runs before anything of the transaction is
+/// installed (Fedora writes it in Lua because the root may have no shell
+/// yet), the `*trans` kinds are per transaction, and triggers fire on
+/// *other* packages' installs. pkgward runs `%pre`, `%post`, `%preun` and
+/// `%postun` (at dpkg's preinst, postinst, prerm and postrm phases) only, so a
+/// scriptlet of these kinds with residue is refused instead of silently not
+/// run; a fully declarative one needs no run (its actions are pkgward's).
+pub fn unsupported_script_reason(name: ScriptName) -> Option<&'static str> {
+    match name {
+        ScriptName::Pretrans
+        | ScriptName::Posttrans
+        | ScriptName::Preuntrans
+        | ScriptName::Postuntrans => Some(
+            "pkgward runs no per-transaction scriptlets (only %pre, %post, %preun and %postun)",
+        ),
+        ScriptName::Trigger | ScriptName::FileTrigger => {
+            Some("pkgward fires no rpm triggers (only %pre, %post, %preun and %postun run)")
+        }
+        ScriptName::Preinst
+        | ScriptName::Postinst
+        | ScriptName::Prerm
+        | ScriptName::Postrm
+        | ScriptName::Config => None,
+    }
 }
 
 /// The script mode a classification needs.
@@ -277,13 +305,14 @@ pub fn plan_scripts(
             scripts: Vec::new(),
             writable_paths: Vec::new(),
             decision: None,
-            problem: None,
+            problems: Vec::new(),
         };
     }
     let (reports, needed) = classify_package_scripts(package);
     let decision = judge.scripts(package, repo, needed);
     let allowed = decision.verdict == "allow";
-    let problem = (!allowed).then(|| Problem::Denied {
+    let mut problems: Vec<Problem> = Vec::new();
+    problems.extend((!allowed).then(|| Problem::Denied {
         package: package.name.clone(),
         item: format!(
             "`{needed}` maintainer scripts ({})",
@@ -299,7 +328,18 @@ pub fn plan_scripts(
         ),
         because: decision.because.clone(),
         hint: decision.hint.clone(),
-    });
+    }));
+    for (script, report) in package.scripts.iter().zip(&reports) {
+        if let Some(reason) = unsupported_script_reason(script.name) {
+            if report.classification != Classification::FullyDeclarative {
+                problems.push(Problem::UnsupportedScript {
+                    package: package.name.clone(),
+                    script: script.name.as_str().to_owned(),
+                    reason: reason.to_owned(),
+                });
+            }
+        }
+    }
     let scripts = package
         .scripts
         .iter()
@@ -307,6 +347,8 @@ pub fn plan_scripts(
         .map(|(script, report)| {
             let (run, why) = if script.name == ScriptName::Config {
                 (false, "debconf's `config` script is not run by pkgward".to_owned())
+            } else if let Some(reason) = unsupported_script_reason(script.name) {
+                (false, reason.to_owned())
             } else {
                 match report.classification {
                     Classification::FullyDeclarative => (
@@ -364,7 +406,7 @@ pub fn plan_scripts(
         scripts,
         writable_paths,
         decision: Some(decision),
-        problem,
+        problems,
     }
 }
 

@@ -3,7 +3,14 @@
 //! A [`Plan`] is computed without side effects, printed by `--dry-run`
 //! (human or `--json`) and applied by `pkgward-engine` exactly as printed.
 
+use pkgward_package::Format;
 use serde::{Deserialize, Serialize};
+
+/// What a plan serialised before `PackagePlan::format` existed means:
+/// pkgward installed only `.deb` packages then.
+fn deb_format() -> Format {
+    Format::Deb
+}
 
 /// Everything one `install` or `remove` run will do, or why it will not.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,11 +39,21 @@ pub struct PackagePlan {
     pub version: String,
     pub architecture: String,
     pub artifact_sha256: String,
+    /// The format the package was read from: recorded in the database so
+    /// its version and relations are read back by the right rules, and
+    /// deciding its scripts' arguments (dpkg's or rpm's).
+    #[serde(default = "deb_format")]
+    pub format: Format,
     /// The package's relationship fields (the model's `Relations`) as JSON,
     /// recorded so later plans can check dependencies against it.
     pub relations: serde_json::Value,
     /// The installed version this replaces, for upgrades (and downgrades).
     pub previous_version: Option<String>,
+    /// The new version is older than `previous_version` by the package
+    /// format's own ordering (dpkg's, or `rpmvercmp` for rpm). Allowed, as
+    /// dpkg allows it (with a notice); rpm would want `--oldpackage`.
+    #[serde(default)]
+    pub downgrade: bool,
     /// Every archive entry and where it goes, in archive order.
     pub placements: Vec<Placement>,
     /// Canonical paths of the previous version's files that the new version no
@@ -254,6 +271,15 @@ pub enum Problem {
     },
     /// Removal of a package that is not installed.
     NotInstalled { package: String },
+    /// An rpm scriptlet with residue that pkgward has no phase for
+    /// (`%pretrans`, `%posttrans`, `%preuntrans`, `%postuntrans`, triggers):
+    /// refused rather than silently not run (docs/rpm.md). `install
+    /// --no-scripts` drops this problem: no scriptlet runs then anyway.
+    UnsupportedScript {
+        package: String,
+        script: String,
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -308,6 +334,14 @@ impl std::fmt::Display for Problem {
                 clause,
             } => write!(formatter, "`{package}` is needed by `{needed_by}` (Depends `{clause}`)"),
             Problem::NotInstalled { package } => write!(formatter, "`{package}` is not installed"),
+            Problem::UnsupportedScript {
+                package,
+                script,
+                reason,
+            } => write!(
+                formatter,
+                "`{package}`: scriptlet `{script}` would have to run, but {reason} (hint: `install --no-scripts` installs without running any scriptlet)"
+            ),
         }
     }
 }
@@ -321,6 +355,9 @@ impl Plan {
         let mut text = String::new();
         for package in &self.packages {
             let action = match &package.previous_version {
+                Some(previous) if package.downgrade => {
+                    format!("downgrade {previous} -> {}", package.version)
+                }
                 Some(previous) => format!("upgrade {previous} -> {}", package.version),
                 None => format!("install {}", package.version),
             };
@@ -419,6 +456,9 @@ impl Plan {
                     "  {}: {} ({})",
                     decision.verdict, decision.item, decision.because
                 );
+            }
+            for notice in &package.notices {
+                let _ = writeln!(text, "  notice: {notice}");
             }
         }
         for removal in &self.removals {

@@ -500,7 +500,7 @@ fn plan_package<'a>(
     );
     let scripts_plan =
         crate::maintainer_scripts::plan_scripts(package, &request.repo, judge, &directories);
-    problems.extend(scripts_plan.problem);
+    problems.extend(scripts_plan.problems);
     if let Some(decision) = scripts_plan.decision {
         decisions.insert(
             ("scripts".to_owned(), String::new()),
@@ -532,15 +532,34 @@ fn plan_package<'a>(
         version: package.version.to_string(),
         architecture: package.architecture.clone(),
         artifact_sha256: package.artifact_sha256.clone(),
+        format: package.format,
         relations: serde_json::to_value(&package.relations).unwrap_or_default(),
         previous_version: previous.map(|previous| previous.version.to_string()),
+        // The installed version was read back by its recorded format's
+        // rules, the new one by its reader's: both agree on the ordering.
+        downgrade: previous.is_some_and(|previous| package.version < previous.version),
         placements,
         obsolete_files: vec![],
         obsolete_dirs: vec![],
         scripts: scripts_plan.scripts,
         script_writable_paths: scripts_plan.writable_paths,
         decisions,
-        notices: vec![],
+        notices: previous
+            .filter(|previous| package.version < previous.version)
+            .map(|previous| {
+                format!(
+                    "downgrading `{}` from {} to {} ({} version ordering)",
+                    package.name,
+                    previous.version,
+                    package.version,
+                    match package.format {
+                        pkgward_package::Format::Deb => "dpkg",
+                        pkgward_package::Format::Rpm => "rpm",
+                    }
+                )
+            })
+            .into_iter()
+            .collect(),
         footprint: None,
         actions: vec![],
         stale_links: vec![],

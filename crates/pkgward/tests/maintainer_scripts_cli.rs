@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 mod common;
-use common::text;
+use common::{can_run_scripts as can_run, root_with_shell, text};
 
 fn pkgward(arguments: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pkgward"))
@@ -19,80 +19,6 @@ fn pkgward(arguments: &[&str]) -> Output {
         .env("PKGWARD_SCRIPT_TIMEOUT", "60")
         .output()
         .unwrap()
-}
-
-/// The files a root needs for `/bin/sh`: the host's dash and its libraries.
-const SHELL_FILES: [(&str, &str); 3] = [
-    ("/usr/bin/dash", "usr/bin/dash"),
-    (
-        "/lib/x86_64-linux-gnu/libc.so.6",
-        "usr/lib/x86_64-linux-gnu/libc.so.6",
-    ),
-    (
-        "/lib64/ld-linux-x86-64.so.2",
-        "usr/lib64/ld-linux-x86-64.so.2",
-    ),
-];
-
-/// Whether these tests can run here; prints the reason when not.
-fn can_run() -> bool {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("SKIPPED: maintainer-script tests need root (installed files are chowned)");
-        return false;
-    }
-    if !pkgward_sandbox::user_namespaces_available() {
-        eprintln!("SKIPPED: maintainer-script tests need user namespaces");
-        return false;
-    }
-    if pkgward_sandbox::landlock_kernel_abi() < 3 {
-        eprintln!("SKIPPED: maintainer-script tests need Landlock ABI 3 or newer");
-        return false;
-    }
-    if let Some((missing, _)) = SHELL_FILES
-        .iter()
-        .find(|(host, _)| !Path::new(host).exists())
-    {
-        eprintln!("SKIPPED: maintainer-script tests copy the host's dash; `{missing}` is missing");
-        return false;
-    }
-    true
-}
-
-/// A usrmerged root with `/bin/sh`, `/etc/passwd` and the mount points the
-/// sandbox needs.
-fn root_with_shell() -> tempfile::TempDir {
-    let root = tempfile::tempdir().unwrap();
-    let path = root.path();
-    for directory in [
-        "etc",
-        "tmp",
-        "run",
-        "dev",
-        "proc",
-        "root",
-        "usr/bin",
-        "usr/sbin",
-        "usr/lib/x86_64-linux-gnu",
-        "usr/lib64",
-        "var/lib",
-    ] {
-        std::fs::create_dir_all(path.join(directory)).unwrap();
-    }
-    for (link, target) in [
-        ("bin", "usr/bin"),
-        ("sbin", "usr/sbin"),
-        ("lib", "usr/lib"),
-        ("lib64", "usr/lib64"),
-        ("usr/bin/sh", "dash"),
-    ] {
-        std::os::unix::fs::symlink(target, path.join(link)).unwrap();
-    }
-    for (host, inside) in SHELL_FILES {
-        std::fs::copy(host, path.join(inside)).unwrap();
-    }
-    std::fs::write(path.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    std::fs::write(path.join("etc/group"), "root:x:0:\n").unwrap();
-    root
 }
 
 /// A package `name` 1.0 shipping `files` and the given maintainer scripts.

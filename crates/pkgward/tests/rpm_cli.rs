@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 mod common;
-use common::{manifest, pkgward, text};
+use common::{manifest, one_file_rpm as one_file_package, pkgward, text, write_rpm as write};
 
 /// Both package managers' own state, left out when comparing trees.
 const PACKAGE_MANAGER_STATE: &[&str] = &[
@@ -27,25 +27,6 @@ fn rpm_available() -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|output| output.status.success())
-}
-
-fn write(directory: &Path, name: &str, package: &rpm::Package) -> PathBuf {
-    let path = directory.join(format!("{name}.rpm"));
-    rpm_builder::write(package, &path).unwrap();
-    path
-}
-
-/// A noarch package `name`-`version`-`release` with one 0644 data file
-/// `/usr/share/NAME/data`, ready for more builder calls.
-fn one_file_package(name: &str, version: &str, release: &str) -> rpm::PackageBuilder {
-    rpm::PackageBuilder::new(name, version, "MIT", "noarch", "test package")
-        .release(release)
-        .with_file_contents(
-            format!("{name}\n"),
-            rpm::FileOptions::new(format!("/usr/share/{name}/data"))
-                .mode(rpm::FileMode::regular(0o644)),
-        )
-        .unwrap()
 }
 
 fn scripted() -> rpm::Package {
@@ -651,4 +632,236 @@ fn a_lua_scriptlet_is_refused_unless_the_policy_allows_unconfined_scripts() {
         with_lua.to_str().unwrap(),
     ]);
     assert!(allowed.status.success(), "{}", text(&allowed));
+}
+
+/// A minimal `.deb` named `name` with one file, for the format tests.
+fn one_file_deb(directory: &Path, name: &str) -> PathBuf {
+    use pkgward_package::deb_builder::{control_tar, deb_from_parts, Compression, TarBuilder};
+    let mut data = TarBuilder::new();
+    data.dir("./");
+    data.dir("./usr/");
+    data.dir("./usr/share/");
+    data.file(&format!("./usr/share/{name}.txt"), 0o644, b"hello\n");
+    let control = format!("Package: {name}\nVersion: 1.0\nArchitecture: all\nMaintainer: T <t@example.invalid>\nDescription: test\n");
+    let path = directory.join(format!("{name}_1.0_all.deb"));
+    std::fs::write(
+        &path,
+        deb_from_parts(
+            &control_tar(&control, &[]),
+            &data.finish(),
+            Compression::Gzip,
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// The database records each package's format, and an installed rpm's
+/// version is compared with rpm ordering: `1.a` sorts *before* `1.0` for
+/// rpm (`testdata/rpm-version-pairs.txt`: `1.a 1.0 -1`) and after it for
+/// dpkg, so replacing `1.0-1` by `1.a-1` is a downgrade, and the reverse an
+/// upgrade.
+#[test]
+fn an_installed_rpm_is_recorded_as_rpm_and_upgrades_follow_rpm_ordering() {
+    if !common::is_root() {
+        eprintln!("SKIPPED an_installed_rpm_is_recorded_as_rpm_and_upgrades_follow_rpm_ordering: needs root (files are chowned)");
+        return;
+    }
+    let directory = tempfile::tempdir().unwrap();
+    let one = write(
+        directory.path(),
+        "tool-1.0",
+        &one_file_package("tool", "1.0", "1").build().unwrap(),
+    );
+    let letter = write(
+        directory.path(),
+        "tool-1.a",
+        &one_file_package("tool", "1.a", "1").build().unwrap(),
+    );
+    // Where dpkg is here, it confirms the pair disagrees (1.a after 1.0).
+    assert!(
+        Command::new("dpkg")
+            .args(["--compare-versions", "1.a-1", "gt", "1.0-1"])
+            .status()
+            .map_or(true, |status| status.success()),
+        "dpkg orders 1.a after 1.0: the pair must disagree"
+    );
+    let root = tempfile::tempdir().unwrap();
+    let root_path = root.path().to_str().unwrap();
+    let installed = pkgward(&["install", "--root", root_path, one.to_str().unwrap()]);
+    assert!(installed.status.success(), "{}", text(&installed));
+    let list = pkgward(&["list", "--json", "--root", root_path]);
+    let rows: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(rows[0]["format"], "rpm", "{rows}");
+    let downgrade = pkgward(&[
+        "install",
+        "--dry-run",
+        "--root",
+        root_path,
+        letter.to_str().unwrap(),
+    ]);
+    assert!(downgrade.status.success(), "{}", text(&downgrade));
+    let output = text(&downgrade);
+    // The `rpm` crate's builder always writes an epoch, which `%{EVR}` shows.
+    assert!(
+        output.contains("tool (downgrade 0:1.0-1 -> 0:1.a-1)"),
+        "{output}"
+    );
+    // Installed `1.a-1` (read back from the database as rpm), then `1.0-1`.
+    let replaced = pkgward(&["install", "--root", root_path, letter.to_str().unwrap()]);
+    assert!(replaced.status.success(), "{}", text(&replaced));
+    let output = text(&replaced);
+    assert!(
+        output.contains("downgrading `tool` from 0:1.0-1 to 0:1.a-1 (rpm version ordering)"),
+        "{output}"
+    );
+    let upgrade = pkgward(&[
+        "install",
+        "--dry-run",
+        "--json",
+        "--root",
+        root_path,
+        one.to_str().unwrap(),
+    ]);
+    assert!(upgrade.status.success(), "{}", text(&upgrade));
+    let plan: serde_json::Value = serde_json::from_slice(&upgrade.stdout).unwrap();
+    assert_eq!(plan["packages"][0]["previous_version"], "0:1.a-1", "{plan}");
+    assert_eq!(plan["packages"][0]["downgrade"], false, "{plan}");
+    assert_eq!(plan["packages"][0]["format"], "rpm", "{plan}");
+}
+
+/// A root holds packages of one format across transactions too: a `.deb`
+/// into a root with rpm packages is refused (and the reverse), naming the
+/// installed package, with a hint; the root's database is unchanged.
+#[test]
+fn a_deb_into_an_rpm_root_and_an_rpm_into_a_deb_root_are_refused() {
+    if !common::is_root() {
+        eprintln!("SKIPPED a_deb_into_an_rpm_root_and_an_rpm_into_a_deb_root_are_refused: needs root (files are chowned)");
+        return;
+    }
+    let directory = tempfile::tempdir().unwrap();
+    let rpm_path = write(
+        directory.path(),
+        "tool",
+        &one_file_package("tool", "1.0", "1").build().unwrap(),
+    );
+    let deb_path = one_file_deb(directory.path(), "hello");
+    for (first, second, message) in [
+        (
+            &rpm_path,
+            &deb_path,
+            "(a .deb) into a root holding .rpm packages: `tool` 0:1.0-1 is an .rpm",
+        ),
+        (
+            &deb_path,
+            &rpm_path,
+            "(an .rpm) into a root holding .deb packages: `hello` 1.0 is a .deb",
+        ),
+    ] {
+        let root = tempfile::tempdir().unwrap();
+        let root_path = root.path().to_str().unwrap();
+        let installed = pkgward(&["install", "--root", root_path, first.to_str().unwrap()]);
+        assert!(installed.status.success(), "{}", text(&installed));
+        // The lock file holds the last holder's pid.
+        let state = ["var/lib/pkgward/db.sqlite-shm", "var/lib/pkgward/lock"];
+        let before = manifest(root.path(), &state);
+        for dry_run in [true, false] {
+            let mut arguments = vec!["install", "--root", root_path];
+            if dry_run {
+                arguments.push("--dry-run");
+            }
+            arguments.push(second.to_str().unwrap());
+            let refused = pkgward(&arguments);
+            assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+            let stderr = String::from_utf8_lossy(&refused.stderr);
+            assert!(stderr.contains(message), "{stderr}");
+            assert!(
+                stderr.contains("hint: a root holds packages of one format"),
+                "{stderr}"
+            );
+        }
+        assert_eq!(manifest(root.path(), &state), before);
+    }
+}
+
+/// Fedora's account idiom in `%pre` (packaging guidelines, `UsersAndGroups`)
+/// is fully declarative: `install` creates the group and the user in all
+/// four account files from the classified `groupadd -r`/`useradd -r`, the
+/// unit's `User=foo` is then a known account, and the `%pre` itself never
+/// runs (no shell in this root, no run recorded).
+#[test]
+fn the_fedora_pre_account_idiom_creates_the_accounts_without_running_pre() {
+    if !common::is_root() {
+        eprintln!("SKIPPED the_fedora_pre_account_idiom_creates_the_accounts_without_running_pre: needs root (account files and files are chowned)");
+        return;
+    }
+    let directory = tempfile::tempdir().unwrap();
+    let unit = "[Unit]\nDescription=foo\n[Service]\nUser=foo\nGroup=foo\nExecStart=/usr/bin/foo\n[Install]\nWantedBy=multi-user.target\n";
+    let package = rpm::PackageBuilder::new("foo", "1.0", "MIT", "x86_64", "a daemon")
+        .release("1.fc40")
+        .with_file_contents(
+            unit,
+            rpm::FileOptions::new("/usr/lib/systemd/system/foo.service")
+                .mode(rpm::FileMode::regular(0o644)),
+        )
+        .unwrap()
+        .with_file_contents(
+            "state\n",
+            rpm::FileOptions::new("/var/lib/foo/state")
+                .mode(rpm::FileMode::regular(0o640))
+                .user("foo")
+                .group("foo"),
+        )
+        .unwrap()
+        .pre_install_script(
+            "getent group foo >/dev/null || groupadd -r foo\ngetent passwd foo >/dev/null || \\\n    useradd -r -g foo -d /var/lib/foo -s /sbin/nologin \\\n    -c \"Foo daemon\" foo\nexit 0\n",
+        )
+        .build()
+        .unwrap();
+    let path = write(directory.path(), "foo", &package);
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("etc")).unwrap();
+    for (file, content) in [
+        ("passwd", "root:x:0:0:root:/root:/bin/bash\n"),
+        ("group", "root:x:0:\n"),
+        ("shadow", "root:*:19000:0:99999:7:::\n"),
+        ("gshadow", "root:*::\n"),
+    ] {
+        std::fs::write(root.path().join("etc").join(file), content).unwrap();
+    }
+    let root_path = root.path().to_str().unwrap();
+    let plan = pkgward(&[
+        "install",
+        "--dry-run",
+        "--root",
+        root_path,
+        path.to_str().unwrap(),
+    ]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    assert!(
+        text(&plan).contains("script preinst: not run (FullyDeclarative"),
+        "{}",
+        text(&plan)
+    );
+    let installed = pkgward(&["install", "--root", root_path, path.to_str().unwrap()]);
+    assert!(installed.status.success(), "{}", text(&installed));
+    let read = |file: &str| std::fs::read_to_string(root.path().join("etc").join(file)).unwrap();
+    assert!(
+        read("passwd").contains("foo:x:999:999:Foo daemon:/var/lib/foo:/sbin/nologin\n"),
+        "{}",
+        read("passwd")
+    );
+    assert!(read("group").contains("foo:x:999:\n"), "{}", read("group"));
+    assert!(read("shadow").contains("\nfoo:!"), "{}", read("shadow"));
+    assert!(read("gshadow").contains("\nfoo:!"), "{}", read("gshadow"));
+    let state = std::fs::metadata(root.path().join("var/lib/foo/state")).unwrap();
+    assert_eq!((state.uid(), state.gid()), (999, 999));
+    let scripts = pkgward(&["scripts", "--json", "--root", root_path, "foo"]);
+    assert!(scripts.status.success(), "{}", text(&scripts));
+    let scripts: serde_json::Value = serde_json::from_slice(&scripts.stdout).unwrap();
+    assert_eq!(scripts["scripts"][0]["name"], "preinst", "{scripts}");
+    assert_eq!(scripts["scripts"][0]["run"], false, "{scripts}");
+    assert_eq!(scripts["runs"], serde_json::json!([]), "{scripts}");
+    let check = pkgward(&["check", "--root", root_path]);
+    assert!(check.status.success(), "{}", text(&check));
 }

@@ -425,6 +425,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         None => pkgward_engine::open_database(&root, false)?,
         Some(lock) => open_and_recover(&root, lock, true, &mut recovered)?,
     };
+    if let Some(database) = database.as_ref() {
+        refuse_format_foreign_to_root(&args.packages, &packages, &database.database)?;
+    }
     // The plan made before the database existed still holds when, under
     // the lock, the database is empty and nothing was recovered: no other
     // pkgward changed the root in between (it would have left rows or a
@@ -542,6 +545,47 @@ fn refuse_mixed_formats(files: &[PathBuf], packages: &[Package]) -> anyhow::Resu
     Ok(())
 }
 
+/// A root holds packages of one format, also across transactions: the
+/// reasons of [`refuse_mixed_formats`] hold for a plan over installed
+/// packages too (an installed rpm's `Requires` would be checked against
+/// `.deb` names). Recorded `config-files` packages count: their format
+/// decides how their remaining rows are read.
+fn refuse_format_foreign_to_root(
+    files: &[PathBuf],
+    packages: &[Package],
+    database: &pkgward_db::Database,
+) -> anyhow::Result<()> {
+    let Some((index, package)) = packages.iter().enumerate().next() else {
+        return Ok(());
+    };
+    let format = pkgward_engine::snapshot::recorded_format(package.format);
+    let Some(installed) = database
+        .packages()?
+        .into_iter()
+        .find(|record| record.format != format)
+    else {
+        return Ok(());
+    };
+    let described = |format: pkgward_db::PackageFormat| match format {
+        pkgward_db::PackageFormat::Deb => "a .deb",
+        pkgward_db::PackageFormat::Rpm => "an .rpm",
+    };
+    Err(anyhow::Error::new(crate::render::Hint(format!(
+        "a root holds packages of one format (docs/rpm.md): install `.{}` packages into another root, or remove the `.{}` packages from this one first",
+        format.as_str(),
+        installed.format.as_str()
+    )))
+    .context(format!(
+        "cannot install `{}` ({}) into a root holding .{} packages: `{}` {} is {}",
+        files[index].display(),
+        described(format),
+        installed.format.as_str(),
+        installed.name,
+        installed.version,
+        described(installed.format)
+    )))
+}
+
 /// Judges the requested packages against the installed state (none for a
 /// root pkgward never wrote to) and the compiled policy: the whole plan,
 /// with each package's footprint recorded for the database.
@@ -594,9 +638,13 @@ fn make_plan(
         rules: std::cell::RefCell::new(std::collections::HashMap::new()),
     };
     let mut plan = pkgward_plan::planner::plan_install(&snapshot, &requests, &judge);
-    plan.problems.retain(|problem| {
-        !matches!(problem, pkgward_plan::Problem::UnmetDependency { package, .. }
-            if args.ignore_depends.contains(package))
+    plan.problems.retain(|problem| match problem {
+        pkgward_plan::Problem::UnmetDependency { package, .. } => {
+            !args.ignore_depends.contains(package)
+        }
+        // No scriptlet runs at all then (docs/rpm.md).
+        pkgward_plan::Problem::UnsupportedScript { .. } => !(args.no_scripts || args.files_only),
+        _ => true,
     });
     // One footprint per package, shared by the record and the actions.
     let footprints: Vec<pkgward_policy::footprint::Footprint> = packages
@@ -808,7 +856,8 @@ pub(crate) fn finish_plan(
         for removal in &plan.removals {
             println!("removed {} {}", removal.name, removal.version);
         }
-        for notice in &outcome.notices {
+        let planned = plan.packages.iter().flat_map(|package| &package.notices);
+        for notice in planned.chain(&outcome.notices) {
             println!("notice: {notice}");
         }
     }

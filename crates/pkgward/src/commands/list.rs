@@ -37,6 +37,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 Ok(serde_json::json!({
                     "name": package.name, "version": package.version, "architecture": package.architecture,
                     "repo": package.repo, "status": status(package)?, "artifact_sha256": package.artifact_sha256,
+                    "format": package.format.as_str(),
                 }))
             })
             .collect::<anyhow::Result<_>>()?;

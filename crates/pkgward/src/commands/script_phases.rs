@@ -364,7 +364,8 @@ pub(crate) fn run_postrms(
         if package.installed {
             actions.push(Action::PostrmRemove);
         }
-        if package.purge {
+        // rpm has no purge: `%postun` ran once, at the erase (docs/rpm.md).
+        if package.purge && package.owner.format == pkgward_package::Format::Deb {
             actions.push(Action::PostrmPurge);
         }
         for action in actions {
