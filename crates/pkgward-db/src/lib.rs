@@ -195,6 +195,13 @@ const MIGRATIONS: &[&str] = &[
     -- script before this run (`dh_installsystemd block, lines 4-9`).
     ALTER TABLE script_runs ADD COLUMN neutralised TEXT NOT NULL DEFAULT '[]';
     ",
+    // 4 → 5: file capabilities.
+    r"
+    -- The file capabilities pkgward gave the file (`security.capability`),
+    -- in libcap's text form (`cap_net_raw=ep`), granted by policy; NULL for
+    -- none. `check` compares the file's attribute with it.
+    ALTER TABLE files ADD COLUMN capabilities TEXT;
+    ",
 ];
 
 /// Whether a package is installed or only its kept conffiles remain.
@@ -259,6 +266,9 @@ pub struct FileRecord {
     pub target: Option<String>,
     pub conffile: bool,
     pub conffile_original_digest: Option<String>,
+    /// File capabilities in libcap's text form (`cap_net_raw=ep`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<String>,
 }
 
 /// One directory shipped by a package.
@@ -558,7 +568,7 @@ impl Database {
             .connection
             .prepare(
                 "SELECT f.path, f.kind, f.mode, f.owner, f.grp, f.digest, f.target, f.conffile,
-                        f.conffile_original_digest
+                        f.conffile_original_digest, f.capabilities
                  FROM files f JOIN packages p ON p.id = f.package_id
                  WHERE p.name = ?1 ORDER BY f.path",
             )
@@ -575,12 +585,13 @@ impl Database {
                     row.get::<_, Option<String>>(6)?,
                     row.get::<_, i64>(7)?,
                     row.get::<_, Option<String>>(8)?,
+                    row.get::<_, Option<String>>(9)?,
                 ))
             })
             .map_err(self.query_error())?;
         let mut files = Vec::new();
         for row in rows {
-            let (path, kind, mode, owner, group, digest, target, conffile, original) =
+            let (path, kind, mode, owner, group, digest, target, conffile, original, capabilities) =
                 row.map_err(self.query_error())?;
             let kind = match kind.as_str() {
                 "file" => FileKind::File,
@@ -608,6 +619,7 @@ impl Database {
                 target,
                 conffile: conffile != 0,
                 conffile_original_digest: original,
+                capabilities,
             });
         }
         Ok(files)
@@ -970,8 +982,8 @@ fn apply_install(transaction: &Transaction<'_>, install: &PackageInstall) -> rus
         // remnant) changes owner: the previous row goes.
         let mut insert_file = transaction.prepare(
             "INSERT OR REPLACE INTO files (package_id, path, kind, mode, owner, grp, digest, target,
-                                           conffile, conffile_original_digest)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                           conffile, conffile_original_digest, capabilities)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         for file in &install.files {
             insert_file.execute(params![
@@ -984,7 +996,8 @@ fn apply_install(transaction: &Transaction<'_>, install: &PackageInstall) -> rus
                 file.digest,
                 file.target,
                 i64::from(file.conffile),
-                file.conffile_original_digest
+                file.conffile_original_digest,
+                file.capabilities
             ])?;
         }
         let mut insert_dir = transaction.prepare(
@@ -1077,6 +1090,7 @@ mod tests {
             target: None,
             conffile,
             conffile_original_digest: conffile.then(|| "ab".repeat(32)),
+            capabilities: None,
         }
     }
 
@@ -1233,7 +1247,13 @@ mod tests {
             installs: vec![install(
                 "hello",
                 "1.0",
-                vec![file("/usr/bin/hello", false), file("/etc/hello.conf", true)],
+                vec![
+                    FileRecord {
+                        capabilities: Some("cap_net_raw=ep".into()),
+                        ..file("/usr/bin/hello", false)
+                    },
+                    file("/etc/hello.conf", true),
+                ],
                 vec![dir("/usr"), dir("/usr/bin")],
             )],
         };
@@ -1245,6 +1265,8 @@ mod tests {
         assert_eq!(files.len(), 2);
         assert_eq!(files[0].path, "/etc/hello.conf");
         assert!(files[0].conffile);
+        assert_eq!(files[0].capabilities, None);
+        assert_eq!(files[1].capabilities.as_deref(), Some("cap_net_raw=ep"));
         assert_eq!(
             database.dirs("hello").unwrap(),
             vec![dir("/usr"), dir("/usr/bin")]

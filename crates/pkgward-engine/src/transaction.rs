@@ -627,6 +627,8 @@ fn stage_file(
     if needs_fchmod {
         fchmod(&file, Mode::from_raw_mode(placement.mode & 0o7777)).map_err(io)?;
     }
+    // Last: chown and writes clear `security.capability`.
+    crate::file_capabilities::apply(&file, &placement.path, placement.capabilities.as_deref())?;
     if defaults.fsync_each_file {
         rustix::fs::fsync(&file).map_err(io)?;
     }
@@ -757,7 +759,12 @@ fn strip_privileged_bits(
         Err(errno) => return Err(EngineError::io(format!("cannot stat `{path}`"), errno)),
     };
     let file_type = FileType::from_raw_mode(status.st_mode);
-    if file_type != FileType::RegularFile || status.st_mode & 0o6000 == 0 {
+    // File capabilities only matter on an executable, and only survive the
+    // replacement through another link to the inode (`st_nlink > 1`).
+    let may_keep_capabilities = status.st_mode & 0o111 != 0 && status.st_nlink > 1;
+    if file_type != FileType::RegularFile
+        || (status.st_mode & 0o6000 == 0 && !may_keep_capabilities)
+    {
         return Ok(Some(file_type));
     }
     let fd = openat(
@@ -774,9 +781,14 @@ fn strip_privileged_bits(
     })?;
     let status =
         fstat(&fd).map_err(|errno| EngineError::io(format!("cannot stat `{path}`"), errno))?;
-    fchmod(&fd, Mode::from_raw_mode(status.st_mode & 0o1777)).map_err(|errno| {
-        EngineError::io(format!("cannot remove the setuid bits of `{path}`"), errno)
-    })?;
+    if status.st_mode & 0o6000 != 0 {
+        fchmod(&fd, Mode::from_raw_mode(status.st_mode & 0o1777)).map_err(|errno| {
+            EngineError::io(format!("cannot remove the setuid bits of `{path}`"), errno)
+        })?;
+    }
+    if may_keep_capabilities {
+        crate::file_capabilities::remove(&fd, path)?;
+    }
     Ok(Some(file_type))
 }
 
@@ -1030,9 +1042,21 @@ fn file_record(package: &PackagePlan, placement: &Placement) -> FileRecord {
         _ => None,
     }
     .unwrap_or(placement.mode);
+    // A hardlink shares its target's inode, so its capabilities too.
+    let capabilities = match placement.kind {
+        PlacementKind::Hardlink => placement.target.as_deref().and_then(|target| {
+            package
+                .placements
+                .iter()
+                .find(|other| other.shipped_path == target)
+                .and_then(|other| other.capabilities.clone())
+        }),
+        _ => placement.capabilities.clone(),
+    };
     FileRecord {
         path: placement.path.clone(),
         kind,
+        capabilities,
         mode: mode & 0o7777,
         owner: placement.owner.clone(),
         group: placement.group.clone(),

@@ -232,6 +232,19 @@ impl Judge for PolicyJudge<'_> {
     fn setuid(&self, package: &Package, repo: &str, path: &str) -> PlannedDecision {
         self.decide(package, repo, &pkgward_policy::Request::Setuid { path })
     }
+    fn file_capabilities(
+        &self,
+        package: &Package,
+        repo: &str,
+        path: &str,
+        capabilities: u64,
+    ) -> PlannedDecision {
+        self.decide(
+            package,
+            repo,
+            &pkgward_policy::Request::FileCapabilities { path, capabilities },
+        )
+    }
     fn scripts(
         &self,
         package: &Package,
