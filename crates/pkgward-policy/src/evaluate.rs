@@ -1137,10 +1137,12 @@ impl SubjectPolicy<'_> {
             union(&self.ceiling.file_capabilities, self.ceiling_is_bound),
         );
         let missing = requested & !((granted & ceiling) | allowed_by_override);
-        let root_note = if missing & root_equivalent_mask() != 0 {
+        // Only worth saying when a `*` grant would have covered them.
+        let starred = union(&self.grants.file_capabilities, true) & !granted;
+        let root_note = if missing & starred != 0 {
             format!(
                 " (`*` never covers root-equivalent capabilities such as `{}`: they are granted by name)",
-                capability_names(missing & root_equivalent_mask()).join("`, `")
+                capability_names(missing & starred).join("`, `")
             )
         } else {
             String::new()

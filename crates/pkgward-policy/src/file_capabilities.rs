@@ -59,7 +59,10 @@ pub fn requested_file_capabilities(package: &Package) -> FileCapabilityRequests 
     };
     for script in &package.scripts {
         let name = script.name.as_str();
-        if name != "preinst" && name != "postinst" {
+        // Classifying is the costly part; most scripts never mention setcap.
+        if (name != "preinst" && name != "postinst")
+            || !script.bytes.windows(6).any(|window| window == b"setcap")
+        {
             continue;
         }
         for action in classify_script(name, &script.bytes, &context).actions {
