@@ -3,6 +3,7 @@
 //! `setcap TEXT F` then the raw attribute equals our bytes for TEXT; our
 //! bytes written with `fsetxattr` then `getcap F` reads back the same set.
 //! Needs root (`CAP_SETFCAP`) and libcap2-bin; skips loudly otherwise.
+#![allow(clippy::print_stderr, clippy::disallowed_methods)]
 
 use pkgward_engine::file_capabilities;
 use pkgward_package::file_capabilities::{FileCapabilities, XATTR_NAME};

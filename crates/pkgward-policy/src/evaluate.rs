@@ -14,7 +14,7 @@ use crate::model::{
 use crate::path::{resolve, resolve_borrowed, AliasTable, PathError};
 use crate::pattern::{split_path, with_path_key, NameGlob, PathKey, PathPattern, PatternSet};
 use crate::version::Version;
-use pkgward_package::file_capabilities::{capability_names, root_equivalent_mask};
+use pkgward_package::file_capabilities::capability_names;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
@@ -1003,16 +1003,22 @@ impl SubjectPolicy<'_> {
         )
     }
 
+    /// `raw_path` canonicalised with the aliases, or the refusal of a path
+    /// that cannot be (which no grant can lift).
+    fn canonical_or_refusal(&self, raw_path: &str) -> Result<String, Box<Decision>> {
+        resolve(raw_path, &self.compiled.aliases).map_err(|error| {
+            Box::new(Self::decision(
+                Verdict::Deny,
+                Provenance::nowhere(Layer::Canonical, "<path rules>", error.to_string()),
+                None,
+            ))
+        })
+    }
+
     fn decide_setuid(&self, raw_path: &str) -> Decision {
-        let path = match resolve(raw_path, &self.compiled.aliases) {
+        let path = match self.canonical_or_refusal(raw_path) {
             Ok(path) => path,
-            Err(error) => {
-                return Self::decision(
-                    Verdict::Deny,
-                    Provenance::nowhere(Layer::Canonical, "<path rules>", error.to_string()),
-                    None,
-                )
-            }
+            Err(refusal) => return *refusal,
         };
         let components = split_path(&path);
         let name = &self.subject_name;
@@ -1108,15 +1114,9 @@ impl SubjectPolicy<'_> {
     /// covers no root-equivalent capability; in a ceiling (a bound) and a
     /// deny override it covers all.
     fn decide_file_capabilities(&self, raw_path: &str, requested: u64) -> Decision {
-        let path = match resolve(raw_path, &self.compiled.aliases) {
+        let path = match self.canonical_or_refusal(raw_path) {
             Ok(path) => path,
-            Err(error) => {
-                return Self::decision(
-                    Verdict::Deny,
-                    Provenance::nowhere(Layer::Canonical, "<path rules>", error.to_string()),
-                    None,
-                )
-            }
+            Err(refusal) => return *refusal,
         };
         let name = &self.subject_name;
         let wanted = capability_list(requested);

@@ -14,7 +14,7 @@ use pkgward_package::rpm_builder::{self, rpm};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 mod common;
-use common::{is_root, manifest, pkgward, text};
+use common::{is_root, manifest, pkgward, rpm_install_without_scripts, text};
 
 const PING_GRANTS: &str = "[[grant]]\nrepo = \"local\"\npackage = \"*\"\npaths = [\"/**\"]\nscripts = \"sandboxed\"\n\n[[grant]]\nrepo = \"local\"\npackage = \"pinger\"\nfile-capabilities = [\"/usr/bin/pinger=cap_net_raw\"]\n";
 
@@ -153,21 +153,7 @@ fn an_rpm_with_filecaps_is_refused_without_a_grant_and_matches_rpm_with_one() {
     // rpm itself writes the same attribute from the same header.
     if tool_available("rpm", "--version") {
         let theirs = tempfile::tempdir().unwrap();
-        let rpm_output = Command::new("rpm")
-            .arg("--root")
-            .arg(theirs.path())
-            .args([
-                "--dbpath",
-                "/var/lib/rpm",
-                "-i",
-                "--nodeps",
-                "--noscripts",
-                "--nosignature",
-            ])
-            .arg(&package)
-            .env("LC_ALL", "C")
-            .output()
-            .unwrap();
+        let rpm_output = rpm_install_without_scripts(theirs.path(), std::slice::from_ref(&package));
         assert!(rpm_output.status.success(), "{}", text(&rpm_output));
         assert_eq!(
             raw_capabilities(&theirs.path().join("usr/bin/pinger")),
