@@ -1009,49 +1009,35 @@ fn file_record(package: &PackagePlan, placement: &Placement) -> FileRecord {
         PlacementKind::Hardlink => FileKind::Hardlink,
         PlacementKind::File | PlacementKind::Dir => FileKind::File,
     };
-    // A hardlink's content is its target's.
-    let digest = match placement.kind {
+    // A hardlink shares its target's inode: its content, mode and file
+    // capabilities are the target's.
+    let linked = match placement.kind {
         PlacementKind::Hardlink => placement.target.as_deref().and_then(|target| {
             package
                 .placements
                 .iter()
                 .find(|other| other.shipped_path == target)
-                .and_then(|other| other.digest.clone())
-        }),
-        _ => placement.digest.clone(),
-    };
-    let target = match placement.kind {
-        PlacementKind::Hardlink => placement.target.as_deref().map(|target| {
-            package
-                .placements
-                .iter()
-                .find(|other| other.shipped_path == target)
-                .map_or_else(|| target.to_owned(), |other| other.path.clone())
-        }),
-        _ => placement.target.clone(),
-    };
-    // A hardlink shares its target's inode, so it has the target's mode.
-    let mode = match placement.kind {
-        PlacementKind::Hardlink => placement.target.as_deref().and_then(|target| {
-            package
-                .placements
-                .iter()
-                .find(|other| other.shipped_path == target)
-                .map(|other| other.mode)
         }),
         _ => None,
-    }
-    .unwrap_or(placement.mode);
-    // A hardlink shares its target's inode, so its capabilities too.
-    let capabilities = match placement.kind {
-        PlacementKind::Hardlink => placement.target.as_deref().and_then(|target| {
-            package
-                .placements
-                .iter()
-                .find(|other| other.shipped_path == target)
-                .and_then(|other| other.capabilities.clone())
-        }),
-        _ => placement.capabilities.clone(),
+    };
+    let (digest, mode, capabilities) = match (placement.kind, linked) {
+        (PlacementKind::Hardlink, linked) => (
+            linked.and_then(|other| other.digest.clone()),
+            linked.map_or(placement.mode, |other| other.mode),
+            linked.and_then(|other| other.capabilities.clone()),
+        ),
+        _ => (
+            placement.digest.clone(),
+            placement.mode,
+            placement.capabilities.clone(),
+        ),
+    };
+    let target = match placement.kind {
+        PlacementKind::Hardlink => placement
+            .target
+            .as_ref()
+            .map(|target| linked.map_or_else(|| target.clone(), |other| other.path.clone())),
+        _ => placement.target.clone(),
     };
     FileRecord {
         path: placement.path.clone(),

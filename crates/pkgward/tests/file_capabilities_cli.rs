@@ -26,10 +26,14 @@ fn tool_available(tool: &str, argument: &str) -> bool {
 }
 
 fn pinger_rpm(directory: &Path) -> PathBuf {
-    let package = rpm::PackageBuilder::new("pinger", "1.0", "MIT", "noarch", "pings")
+    pinger_rpm_version(directory, "1.0")
+}
+
+fn pinger_rpm_version(directory: &Path, version: &str) -> PathBuf {
+    let package = rpm::PackageBuilder::new("pinger", version, "MIT", "noarch", "pings")
         .release("1")
         .with_file_contents(
-            "#!/bin/sh\necho ping\n",
+            format!("#!/bin/sh\necho ping {version}\n"),
             rpm::FileOptions::new("/usr/bin/pinger")
                 .mode(rpm::FileMode::regular(0o755))
                 .caps("cap_net_raw=ep")
@@ -43,7 +47,7 @@ fn pinger_rpm(directory: &Path) -> PathBuf {
         .unwrap()
         .build()
         .unwrap();
-    let path = directory.join("pinger.rpm");
+    let path = directory.join(format!("pinger-{version}.rpm"));
     rpm_builder::write(&package, &path).unwrap();
     path
 }
@@ -284,4 +288,38 @@ fn a_deb_setcap_in_postinst_becomes_a_declarative_capability() {
     );
     let check = pkgward(&["check", "--root", root.path().to_str().unwrap()]);
     assert!(check.status.success(), "{}", text(&check));
+}
+
+/// THREATS 9 for capabilities: a hardlink someone made to the installed
+/// binary does not keep the old version's capabilities after an upgrade.
+#[test]
+fn an_upgrade_strips_capabilities_from_a_hardlinked_old_inode() {
+    if !is_root() {
+        eprintln!("SKIPPED an_upgrade_strips_capabilities_from_a_hardlinked_old_inode: needs root (CAP_SETFCAP, chown)");
+        return;
+    }
+    let directory = tempfile::tempdir().unwrap();
+    let grants = directory.path().join("grants.toml");
+    std::fs::write(&grants, PING_GRANTS).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let first = pinger_rpm_version(directory.path(), "1.0");
+    let output = install(root.path(), Some(&grants), &first);
+    assert!(output.status.success(), "{}", text(&output));
+    let installed = root.path().join("usr/bin/pinger");
+    let kept = root.path().join("usr/share/pinger/kept");
+    std::fs::hard_link(&installed, &kept).unwrap();
+    assert!(raw_capabilities(&kept).is_some());
+    let second = pinger_rpm_version(directory.path(), "2.0");
+    let output = install(root.path(), Some(&grants), &second);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        raw_capabilities(&kept),
+        None,
+        "the old inode kept its capabilities"
+    );
+    assert!(raw_capabilities(&installed).is_some());
+    assert_eq!(
+        std::fs::read_to_string(&installed).unwrap(),
+        "#!/bin/sh\necho ping 2.0\n"
+    );
 }
