@@ -5,7 +5,8 @@
 //! verdict under a policy and signs an in-toto Statement v1 about the
 //! artifact's sha256 ([`statement`]) inside a DSSE envelope ([`envelope`])
 //! with an Ed25519 key ([`keys`]). An installer requires `threshold` of them
-//! from distinct trusted keys ([`threshold::check`]).
+//! from distinct trusted keys ([`threshold::check`]); [`install_gate`] is
+//! that requirement applied to one package being installed.
 //!
 //! Architecture invariant: this crate never writes files, reads no
 //! environment and has no clock; the current time is an argument. It reads
@@ -15,6 +16,7 @@
 pub mod coverage;
 pub mod discovery;
 pub mod envelope;
+pub mod install_gate;
 pub mod keys;
 pub mod statement;
 pub mod strict_json;

@@ -13,6 +13,7 @@
 //! Architecture Invariant: this crate never touches files inside the root
 //! other than the database itself; it records what the engine did.
 
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -195,7 +196,37 @@ const MIGRATIONS: &[&str] = &[
     -- script before this run (`dh_installsystemd block, lines 4-9`).
     ALTER TABLE script_runs ADD COLUMN neutralised TEXT NOT NULL DEFAULT '[]';
     ",
-    // 4 → 5: file capabilities.
+    // 4 → 5: the last configured version, and runs after a package's rows went.
+    r"
+    -- The version whose `postinst configure` last succeeded (dpkg's
+    -- Config-Version): what `postinst configure` gets as its old version.
+    -- Kept across upgrades and reinstalls until the new version is
+    -- configured; NULL when no version was ever configured. Rows from before
+    -- this column that were configured were configured at their version.
+    ALTER TABLE packages ADD COLUMN config_version TEXT;
+    UPDATE packages SET config_version = version WHERE configured = 1;
+
+    -- Script runs of a package whose rows were already gone when the script
+    -- ran: `postrm remove` and `postrm purge` run after the removal's commit
+    -- (dpkg's order), which deletes the package unless conffiles are kept.
+    -- Keyed by name and version, with no reference to `packages`: nothing
+    -- cascades into it, so the record outlives the package.
+    CREATE TABLE removed_script_runs (
+        id             INTEGER PRIMARY KEY,
+        package        TEXT NOT NULL,
+        version        TEXT NOT NULL,
+        script         TEXT NOT NULL,
+        sandbox_status TEXT NOT NULL,
+        exit_code      INTEGER,
+        ran_at         INTEGER NOT NULL,
+        arguments      TEXT NOT NULL,
+        requests       TEXT NOT NULL,
+        output         TEXT NOT NULL,
+        neutralised    TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX removed_script_runs_by_package ON removed_script_runs(package);
+    ",
+    // 5 → 6: file capabilities.
     r"
     -- The file capabilities pkgward gave the file (`security.capability`),
     -- in libcap's text form (`cap_net_raw=ep`), granted by policy; NULL for
@@ -361,6 +392,15 @@ pub struct ScriptRunRecord {
     /// The fully translated debhelper blocks that did not run.
     #[serde(default)]
     pub neutralised: Vec<String>,
+}
+
+/// A script run of a package that was no longer recorded when it ran (its
+/// `postrm` after the removal deleted its rows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovedScriptRun {
+    /// The version that was removed.
+    pub version: String,
+    pub run: ScriptRunRecord,
 }
 
 /// A removal: the package's rows go, except `keep_conffiles` (paths), which
@@ -747,17 +787,35 @@ impl Database {
         Ok(())
     }
 
-    /// Marks the package `name` configured (`postinst configure` succeeded)
-    /// or half-configured.
+    /// Marks the package `name` configured (`postinst configure` succeeded,
+    /// so its version becomes the last configured one) or half-configured
+    /// (the last configured version stays).
     pub fn set_configured(&mut self, name: &str, configured: bool) -> Result<(), DatabaseError> {
         let changed = self
             .connection
             .execute(
-                "UPDATE packages SET configured = ?2 WHERE name = ?1",
+                "UPDATE packages SET configured = ?2,
+                        config_version = CASE WHEN ?2 THEN version ELSE config_version END
+                 WHERE name = ?1",
                 params![name, i64::from(configured)],
             )
             .map_err(self.query_error())?;
         self.touched_package(changed, name)
+    }
+
+    /// The version of package `name` whose `postinst configure` last
+    /// succeeded (dpkg's Config-Version), the old version `postinst
+    /// configure` is given; `None` when none was (or `name` is not recorded).
+    pub fn configured_version(&self, name: &str) -> Result<Option<String>, DatabaseError> {
+        self.connection
+            .query_row(
+                "SELECT config_version FROM packages WHERE name = ?1",
+                [name],
+                |row| row.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(self.query_error())
     }
 
     /// Records one script run of the package `name`.
@@ -766,50 +824,67 @@ impl Database {
         name: &str,
         run: &ScriptRunRecord,
     ) -> Result<(), DatabaseError> {
-        let as_json = |value: &Vec<String>| serde_json::to_string(value).unwrap_or_default();
         let changed = self
             .connection
             .execute(
                 "INSERT INTO script_runs (package_id, script, sandbox_status, exit_code, ran_at,
                                           arguments, requests, output, neutralised)
                  SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM packages WHERE name = ?1",
-                params![
-                    name,
-                    run.script,
-                    run.sandbox_status,
-                    run.exit_code,
-                    run.ran_at,
-                    as_json(&run.arguments),
-                    as_json(&run.requests),
-                    run.output,
-                    as_json(&run.neutralised)
-                ],
+                rusqlite::params_from_iter(
+                    std::iter::once(SqlValue::from(name.to_owned())).chain(script_run_values(run)),
+                ),
             )
             .map_err(self.query_error())?;
         self.touched_package(changed, name)
     }
 
+    /// Records one script run of package `name` `version` whose rows are
+    /// gone (a `postrm` after the removal's commit), by name and version.
+    pub fn record_removed_script_run(
+        &mut self,
+        name: &str,
+        version: &str,
+        run: &ScriptRunRecord,
+    ) -> Result<(), DatabaseError> {
+        let key = [name, version].map(|text| SqlValue::from(text.to_owned()));
+        self.connection
+            .execute(
+                "INSERT INTO removed_script_runs (package, version, script, sandbox_status,
+                                                  exit_code, ran_at, arguments, requests, output,
+                                                  neutralised)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                rusqlite::params_from_iter(key.into_iter().chain(script_run_values(run))),
+            )
+            .map_err(self.query_error())?;
+        Ok(())
+    }
+
+    /// Every script run recorded for package `name` after its rows were
+    /// gone, oldest first.
+    pub fn removed_script_runs(&self, name: &str) -> Result<Vec<RemovedScriptRun>, DatabaseError> {
+        self.rows_for(
+            "SELECT script, arguments, sandbox_status, exit_code, ran_at, requests, output,
+                    neutralised, version
+             FROM removed_script_runs WHERE package = ?1 ORDER BY id",
+            name,
+            |row| {
+                Ok(RemovedScriptRun {
+                    run: script_run_from_row(row)?,
+                    version: row.get(8)?,
+                })
+            },
+        )
+    }
+
     /// Every recorded script run of the package `name`, oldest first.
     pub fn script_runs(&self, name: &str) -> Result<Vec<ScriptRunRecord>, DatabaseError> {
-        let from_json = |text: String| serde_json::from_str(&text).unwrap_or_default();
         self.rows_for(
             "SELECT r.script, r.arguments, r.sandbox_status, r.exit_code, r.ran_at, r.requests,
                     r.output, r.neutralised
              FROM script_runs r JOIN packages p ON p.id = r.package_id
              WHERE p.name = ?1 ORDER BY r.id",
             name,
-            |row| {
-                Ok(ScriptRunRecord {
-                    script: row.get(0)?,
-                    arguments: from_json(row.get(1)?),
-                    sandbox_status: row.get(2)?,
-                    exit_code: row.get(3)?,
-                    ran_at: row.get(4)?,
-                    requests: from_json(row.get(5)?),
-                    output: row.get(6)?,
-                    neutralised: from_json(row.get(7)?),
-                })
-            },
+            script_run_from_row,
         )
     }
 
@@ -958,8 +1033,54 @@ fn apply_removal(transaction: &Transaction<'_>, removal: &PackageRemoval) -> rus
     Ok(())
 }
 
+/// The columns `script, sandbox_status, exit_code, ran_at, arguments,
+/// requests, output, neutralised` of one run, in that order, as both
+/// `script_runs` and `removed_script_runs` store them (lists as JSON).
+fn script_run_values(run: &ScriptRunRecord) -> [SqlValue; 8] {
+    let as_json =
+        |value: &Vec<String>| SqlValue::from(serde_json::to_string(value).unwrap_or_default());
+    [
+        SqlValue::from(run.script.clone()),
+        SqlValue::from(run.sandbox_status.clone()),
+        SqlValue::from(run.exit_code),
+        SqlValue::from(run.ran_at),
+        as_json(&run.arguments),
+        as_json(&run.requests),
+        SqlValue::from(run.output.clone()),
+        as_json(&run.neutralised),
+    ]
+}
+
+/// One script run from the columns `script, arguments, sandbox_status,
+/// exit_code, ran_at, requests, output, neutralised` (in that order) of
+/// `script_runs` or `removed_script_runs`.
+fn script_run_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ScriptRunRecord> {
+    let from_json = |text: String| serde_json::from_str(&text).unwrap_or_default();
+    Ok(ScriptRunRecord {
+        script: row.get(0)?,
+        arguments: from_json(row.get(1)?),
+        sandbox_status: row.get(2)?,
+        exit_code: row.get(3)?,
+        ran_at: row.get(4)?,
+        requests: from_json(row.get(5)?),
+        output: row.get(6)?,
+        neutralised: from_json(row.get(7)?),
+    })
+}
+
 fn apply_install(transaction: &Transaction<'_>, install: &PackageInstall) -> rusqlite::Result<()> {
     let package = &install.package;
+    // The last configured version outlives the rows it is replaced with
+    // (dpkg keeps Config-Version until the new version is configured).
+    // Applying the same change twice carries the same value again.
+    let config_version: Option<String> = transaction
+        .query_row(
+            "SELECT config_version FROM packages WHERE name = ?1",
+            [&package.name],
+            |row| row.get(0),
+        )
+        .optional()?
+        .flatten();
     transaction.execute("DELETE FROM packages WHERE name = ?1", [&package.name])?;
     transaction.execute(
         "INSERT INTO packages (repo, name, version, architecture, artifact_sha256, status,
@@ -1036,7 +1157,16 @@ fn apply_install(transaction: &Transaction<'_>, install: &PackageInstall) -> rus
         .iter()
         .any(|script| script.name == "postinst" && script.run)
     {
-        transaction.execute("UPDATE packages SET configured = 0 WHERE id = ?1", [id])?;
+        transaction.execute(
+            "UPDATE packages SET configured = 0, config_version = ?2 WHERE id = ?1",
+            params![id, config_version],
+        )?;
+    } else {
+        // Nothing to run: configured at this version by the commit.
+        transaction.execute(
+            "UPDATE packages SET config_version = version WHERE id = ?1",
+            [id],
+        )?;
     }
     let mut insert_script = transaction.prepare(
         "INSERT INTO maintainer_scripts (package_id, name, interpreter, classification, run, content,
@@ -1318,6 +1448,102 @@ mod tests {
         database.apply(&removal("hello")).unwrap();
         assert!(database.scripts("hello").unwrap().is_empty());
         assert!(database.record_script_run("hello", &run).is_err());
+    }
+
+    #[test]
+    fn the_last_configured_version_is_kept_until_the_new_one_is_configured() {
+        let (_directory, mut database) = open_temp();
+        let change = |version: &str| Change {
+            removals: vec![],
+            installs: vec![install("hello", version, vec![], vec![])],
+        };
+        // Its postinst runs: never configured yet.
+        database.apply(&change("1.0")).unwrap();
+        assert_eq!(database.configured_version("hello").unwrap(), None);
+        database.set_configured("hello", true).unwrap();
+        assert_eq!(
+            database.configured_version("hello").unwrap().as_deref(),
+            Some("1.0")
+        );
+        // The upgrade's postinst has not succeeded (twice: recovery may
+        // apply a change again): still 1.0, as dpkg's Config-Version.
+        database.apply(&change("2.0")).unwrap();
+        database.apply(&change("2.0")).unwrap();
+        database.set_configured("hello", false).unwrap();
+        assert_eq!(database.configured("hello").unwrap(), Some(false));
+        assert_eq!(
+            database.configured_version("hello").unwrap().as_deref(),
+            Some("1.0")
+        );
+        database.set_configured("hello", true).unwrap();
+        assert_eq!(
+            database.configured_version("hello").unwrap().as_deref(),
+            Some("2.0")
+        );
+        // Without a postinst to run, the commit configures the version.
+        let mut without_postinst = install("plain", "3", vec![], vec![]);
+        without_postinst.scripts.clear();
+        database
+            .apply(&Change {
+                removals: vec![],
+                installs: vec![without_postinst],
+            })
+            .unwrap();
+        assert_eq!(
+            database.configured_version("plain").unwrap().as_deref(),
+            Some("3")
+        );
+        assert_eq!(database.configured_version("absent").unwrap(), None);
+    }
+
+    #[test]
+    fn runs_after_the_package_rows_are_gone_are_kept_by_name_and_version() {
+        let (_directory, mut database) = open_temp();
+        database
+            .apply(&Change {
+                removals: vec![],
+                installs: vec![install("hello", "1.0", vec![], vec![])],
+            })
+            .unwrap();
+        database.apply(&removal("hello")).unwrap();
+        let run = ScriptRunRecord {
+            script: "postrm".into(),
+            arguments: vec!["remove".into()],
+            sandbox_status: "{}".into(),
+            exit_code: Some(0),
+            ran_at: 9,
+            requests: vec![],
+            output: String::new(),
+            neutralised: vec![],
+        };
+        assert!(matches!(
+            database.record_script_run("hello", &run),
+            Err(DatabaseError::NotRecorded { .. })
+        ));
+        database
+            .record_removed_script_run("hello", "1.0", &run)
+            .unwrap();
+        let removed = RemovedScriptRun {
+            version: "1.0".into(),
+            run,
+        };
+        assert_eq!(
+            database.removed_script_runs("hello").unwrap(),
+            vec![removed.clone()]
+        );
+        // A later install and removal of the package leave them alone.
+        database
+            .apply(&Change {
+                removals: vec![],
+                installs: vec![install("hello", "2.0", vec![], vec![])],
+            })
+            .unwrap();
+        database.apply(&removal("hello")).unwrap();
+        assert_eq!(
+            database.removed_script_runs("hello").unwrap(),
+            vec![removed]
+        );
+        assert!(database.removed_script_runs("other").unwrap().is_empty());
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod root;
 pub mod snapshot;
 pub mod transaction;
 pub mod verify;
+mod writeback;
 
 pub use lock::{lock, RootLock};
 pub use root::Root;
@@ -111,6 +112,16 @@ pub struct RootDatabase {
     _state_directory: OwnedFd,
 }
 
+/// Whether pkgward has a database in `root`, without opening it: a command
+/// that changes an existing root checks this before it takes the lock (which
+/// creates the state directory), so a root pkgward never used stays
+/// untouched.
+pub fn database_exists(root: &Root) -> Result<bool, EngineError> {
+    Ok(root
+        .status(&format!("{STATE_DIRECTORY}/db.sqlite"))?
+        .is_some())
+}
+
 /// Opens the database of `root`. Without `create`, a root where pkgward never
 /// ran has no database: `None`.
 pub fn open_database(root: &Root, create: bool) -> Result<Option<RootDatabase>, EngineError> {
@@ -118,11 +129,7 @@ pub fn open_database(root: &Root, create: bool) -> Result<Option<RootDatabase>, 
     let Some(state) = root.directory(STATE_DIRECTORY, creation)? else {
         return Ok(None);
     };
-    if !create
-        && root
-            .status(&format!("{STATE_DIRECTORY}/db.sqlite"))?
-            .is_none()
-    {
+    if !create && !database_exists(root)? {
         return Ok(None);
     }
     let fd = rustix::fs::openat(

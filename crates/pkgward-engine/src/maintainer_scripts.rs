@@ -616,8 +616,13 @@ pub fn configure(
         let job = ScriptJob {
             owner: ScriptOwner::of(package),
             script: &record,
+            // dpkg passes the last configured version (Config-Version),
+            // which the database carries across the commit: the previous
+            // version when it was configured, else an older one or none.
             action: Action::PostinstConfigure {
-                old_version: package.previous_version.clone(),
+                old_version: database
+                    .configured_version(&package.name)
+                    .map_err(EngineError::from)?,
             },
         };
         let run = match runner.run(&job) {

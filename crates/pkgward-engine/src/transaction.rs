@@ -20,6 +20,7 @@ use crate::failpoint::failpoint;
 use crate::journal::{self, JournalRecord, JournalState, Step};
 use crate::lock::RootLock;
 use crate::root::{make_directory, DirectoryCreation, Root};
+use crate::writeback::{Flushers, WritebackQueue, FLUSHERS};
 use crate::{EngineError, STAGING_DIRECTORY, STATE_DIRECTORY};
 use pkgward_db::{
     Change, DecisionRecord, DirRecord, FileKind, FileRecord, PackageInstall, PackageRecord,
@@ -358,9 +359,20 @@ fn prepare(
     let first_error: Mutex<Option<EngineError>> = Mutex::new(None);
     let collected_notices: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let workers = options.workers.clamp(1, plan.packages.len().max(1));
+    let (writeback, flushers) = Flushers::new();
+    let writeback = defaults.fsync_each_file.then_some(writeback);
     std::thread::scope(|scope| {
+        if writeback.is_some() {
+            for _ in 0..FLUSHERS {
+                scope.spawn(|| flushers.run());
+            }
+        }
         for _ in 0..workers {
-            scope.spawn(|| loop {
+            let writeback = writeback.clone();
+            let first_error = &first_error;
+            let next = &next;
+            let collected_notices = &collected_notices;
+            scope.spawn(move || loop {
                 if first_error.lock().expect("no panics while held").is_some() {
                     return;
                 }
@@ -369,15 +381,15 @@ fn prepare(
                     return;
                 };
                 let mut local_notices = Vec::new();
-                if let Err(error) = stage_package(
+                let target = StagingTarget {
                     staging,
-                    index,
-                    package,
-                    source,
                     accounts,
-                    &defaults,
-                    &mut local_notices,
-                ) {
+                    defaults: &defaults,
+                    writeback: writeback.as_ref(),
+                };
+                if let Err(error) =
+                    stage_package(&target, index, package, source, &mut local_notices)
+                {
                     first_error
                         .lock()
                         .expect("no panics while held")
@@ -390,6 +402,9 @@ fn prepare(
                     .extend(local_notices);
             });
         }
+        // The flushers return once every worker's queue is dropped and the
+        // queue is empty: the scope ends after the last fsync.
+        drop(writeback);
     });
     notices.extend(
         collected_notices
@@ -398,7 +413,7 @@ fn prepare(
     );
     match first_error.into_inner().expect("no panics while held") {
         Some(error) => Err(error),
-        None => Ok(()),
+        None => flushers.finish(),
     }
 }
 
@@ -457,15 +472,28 @@ fn current_umask() -> Option<u32> {
     u32::from_str_radix(value.trim(), 8).ok()
 }
 
+/// Where and how one staging worker writes.
+struct StagingTarget<'a> {
+    staging: &'a OwnedFd,
+    accounts: &'a Accounts,
+    defaults: &'a StagedFileDefaults,
+    /// Present under `Durability::FsyncEachFile`: staged files go to the flushers.
+    writeback: Option<&'a WritebackQueue>,
+}
+
 fn stage_package(
-    staging: &OwnedFd,
+    target: &StagingTarget<'_>,
     index: usize,
     package: &PackagePlan,
     source: &dyn ContentSource,
-    accounts: &Accounts,
-    defaults: &StagedFileDefaults,
     notices: &mut Vec<String>,
 ) -> Result<(), EngineError> {
+    let StagingTarget {
+        staging,
+        accounts,
+        defaults,
+        writeback,
+    } = *target;
     let by_shipped_path: HashMap<&str, usize> = package
         .placements
         .iter()
@@ -503,6 +531,7 @@ fn stage_package(
                 owner.gid,
                 &package.name,
                 defaults,
+                writeback,
             ),
             PlacementKind::Symlink => {
                 let target = placement.target.as_deref().unwrap_or_default();
@@ -570,6 +599,7 @@ fn stage_file(
     gid: u32,
     package: &str,
     defaults: &StagedFileDefaults,
+    writeback: Option<&WritebackQueue>,
 ) -> Result<(), EngineError> {
     let io = |errno| EngineError::io(format!("cannot stage `{}`", placement.path), errno);
     // Staging is a 0700 directory of root's: a file created with its final
@@ -629,8 +659,10 @@ fn stage_file(
     }
     // Last: chown and writes clear `security.capability`.
     crate::file_capabilities::apply(&file, &placement.path, placement.capabilities.as_deref())?;
-    if defaults.fsync_each_file {
-        rustix::fs::fsync(&file).map_err(io)?;
+    if let Some(writeback) = writeback {
+        // Durable before the journal is written: the flusher threads fsync
+        // it, and prepare returns only after they all finished.
+        writeback.push(file, placement.path.clone())?;
     }
     failpoint("prepare-file-staged");
     Ok(())

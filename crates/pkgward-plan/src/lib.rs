@@ -5,6 +5,7 @@
 //! resolved paths) is passed in by the caller.
 
 pub mod actions;
+pub mod capability_growth;
 pub mod maintainer_scripts;
 pub mod plan;
 pub mod planner;

@@ -17,7 +17,7 @@ use crate::pattern::PathPattern;
 use pkgward_package::file_capabilities::{capability_names, FileCapabilities};
 use pkgward_package::model::{EntryKind, Package};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 /// A declaration file's contents, keyed by its path as shipped.
@@ -458,17 +458,27 @@ pub fn footprint_with(
         }
     }
     let mut paths = BTreeSet::new();
+    // `compress` looks only at a path's ancestors, so siblings share the
+    // answer: one pattern search per directory, not per file (a package of
+    // thousands of files in a few directories spent most of its planning
+    // time here).
+    let mut by_parent: HashMap<&str, Option<String>> = HashMap::new();
     for path in &plain {
-        paths.insert(compress(path, &shared, &location_patterns));
+        let parent = path.rfind('/').map_or("", |slash| &path[..slash]);
+        let widest = by_parent
+            .entry(parent)
+            .or_insert_with(|| widest_own_directory(path, &shared, &location_patterns));
+        paths.insert(widest.clone().unwrap_or_else(|| path.clone()));
     }
     // A `DIR/**` pattern makes any exact path below it redundant.
+    // Looked up per ancestor of each candidate: comparing every pair was
+    // quadratic in the number of paths that stay exact.
     let paths: Vec<String> = paths
         .iter()
         .filter(|candidate| {
-            !paths.iter().any(|other| {
-                other != *candidate
-                    && other.ends_with("/**")
-                    && candidate.starts_with(&other[..other.len() - 2])
+            !candidate.match_indices('/').any(|(slash, _)| {
+                let other = format!("{}**", &candidate[..=slash]);
+                other != **candidate && paths.contains(&other)
             })
         })
         .cloned()
@@ -534,7 +544,18 @@ pub fn footprint_with(
 /// The widest pattern for `path` that stays within the package's own
 /// directories: the topmost ancestor that is not a shared directory and
 /// whose `/**` names no guarded location; else the exact path.
+#[cfg(test)]
 fn compress(path: &str, shared: &[PathPattern], locations: &[PathPattern]) -> String {
+    widest_own_directory(path, shared, locations).unwrap_or_else(|| path.to_owned())
+}
+
+/// `DIR/**` for the topmost ancestor `compress` would choose, `None` when
+/// no ancestor qualifies. Depends only on the ancestors of `path`.
+fn widest_own_directory(
+    path: &str,
+    shared: &[PathPattern],
+    locations: &[PathPattern],
+) -> Option<String> {
     let mut end = 0;
     while let Some(offset) = path[end + 1..].find('/') {
         end = end + 1 + offset;
@@ -552,9 +573,9 @@ fn compress(path: &str, shared: &[PathPattern], locations: &[PathPattern]) -> St
         {
             continue;
         }
-        return candidate;
+        return Some(candidate);
     }
-    path.to_owned()
+    None
 }
 
 fn toml_string(text: &str) -> String {

@@ -1,8 +1,12 @@
-//! The install-time attestation gate: a package whose repo has a `verifiers`
-//! rule is installed only when `threshold` distinct trusted verifier keys
-//! attest, with PASSED verdicts, the exact bytes being installed, under the
-//! configured policy, with a footprint that covers what pkgward computes for
-//! the package now (DESIGN "Verifier and attestations", THREATS section E).
+//! The install-time attestation gate, as `install` drives it: a package
+//! whose repo has a `verifiers` rule is installed only when `threshold`
+//! distinct trusted verifier keys attest, with PASSED verdicts, the exact
+//! bytes being installed, under the configured policy, with a footprint that
+//! covers what pkgward computes for the package now (DESIGN "Verifier and
+//! attestations", THREATS section E). The decision and its refusal text are
+//! `pkgward_attest::install_gate`'s; this module gathers the inputs (the
+//! repo's rule, the policy digest, the clock, the package's footprint, where
+//! its envelopes are) and renders the refusal with its hint.
 //!
 //! The gate runs after the packages are read and before the database is
 //! opened or the lock taken, so a refusal leaves the root byte-identical.
@@ -12,12 +16,11 @@
 use crate::commands::attest::read_with_declarations;
 use crate::render::Hint;
 use anyhow::Context as _;
-use pkgward_attest::threshold::EnvelopeOutcome;
-use pkgward_attest::{discovery, EnvelopeInput, Expectation, PolicyRequirement, VerifierSet};
+use pkgward_attest::discovery;
+use pkgward_attest::install_gate::{Candidate, GateError, InstallGate};
 use pkgward_db::AttestationRecord;
 use pkgward_package::Package;
 use pkgward_policy::CompiledPolicy;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// What the gate needs from `install`'s arguments.
@@ -69,7 +72,9 @@ impl Admitted {
 }
 
 /// Check every package whose repo has a `verifiers` rule; refuse the whole
-/// install when any of them is not attested.
+/// install when any of them is not attested. The decision is
+/// `pkgward_attest::install_gate`'s; this supplies its inputs and renders
+/// its refusal.
 pub fn check(
     input: &GateInput<'_>,
     compiled: &CompiledPolicy,
@@ -83,85 +88,46 @@ pub fn check(
     let Some(rule) = &repo.verifiers else {
         return Ok(Admitted::default());
     };
-    let verifiers = verifier_set(input.repo, rule)?;
-    let policy_sha256 = input.policy_sha256.clone();
-    let now_unix = now_unix()?;
-    let expectation_for = |artifact_sha256: &str| Expectation {
-        artifact_sha256: artifact_sha256.to_owned(),
-        policy: PolicyRequirement::OneOf(vec![policy_sha256.clone()]),
-        now_unix,
-        // The policy has no freshness setting yet.
-        max_age_seconds: None,
-    };
-    let limits = pkgward_attest::Limits::default();
+    let keys: Vec<String> = rule.keys.iter().map(|key| key.value.clone()).collect();
+    let gate = InstallGate::new(
+        input.repo,
+        &keys,
+        rule.threshold.value,
+        &input.policy_sha256,
+        now_unix()?,
+    )?;
     let mut admitted = Admitted::default();
     for (package, file) in packages.iter().zip(input.files) {
         let needed = needed_footprint(package, file, compiled)?;
-        let directory = input
+        let attestation_dir = input
             .attestations
             .map_or_else(|| discovery::attestation_dir_for(file), Path::to_path_buf);
-        let envelopes = discovery::read_envelope_dir(&directory, &limits)?;
-        let covers =
-            |attested: &serde_json::Value| pkgward_attest::coverage::json_covers(attested, &needed);
-        match pkgward_attest::check(
-            &envelopes,
-            &verifiers,
-            &expectation_for(&package.artifact_sha256),
-            covers,
-            &limits,
-        ) {
-            Ok(pkgward_attest::Accepted(report)) => {
-                admitted.packages.push((
-                    package.name.clone(),
-                    records(&report.outcomes, &envelopes, now_unix),
-                ));
+        let candidate = Candidate {
+            name: &package.name,
+            version: &package.version.to_string(),
+            artifact_sha256: &package.artifact_sha256,
+            file,
+            attestation_dir: &attestation_dir,
+        };
+        match gate.admit(&candidate, &needed) {
+            Ok(accepted) => admitted.packages.push((
+                package.name.clone(),
+                accepted
+                    .into_iter()
+                    .map(|row| AttestationRecord {
+                        key_id: row.key_id,
+                        envelope: row.envelope,
+                        verified_at: row.verified_at,
+                    })
+                    .collect(),
+            )),
+            Err(GateError::Refused(refusal)) => {
+                return Err(anyhow::Error::new(Hint(refusal.hint())).context(refusal.to_string()))
             }
-            Err(pkgward_attest::Refusal(report)) => {
-                return Err(refusal_error(
-                    package,
-                    file,
-                    input.repo,
-                    &directory,
-                    &report,
-                    &policy_sha256,
-                ));
-            }
+            Err(error) => return Err(error.into()),
         }
     }
     Ok(admitted)
-}
-
-/// The repo's verifier keys and threshold as a validated set. The policy
-/// loader already refuses threshold 0, k > n and duplicate keys; this
-/// re-validates (the set is what counts keys) and parses the key bytes.
-fn verifier_set(
-    repo: &str,
-    rule: &pkgward_policy::model::Verifiers,
-) -> anyhow::Result<VerifierSet> {
-    let entries: Vec<(String, String)> = rule
-        .keys
-        .iter()
-        .map(|key| (key.value.clone(), base64_key_text(&key.value)))
-        .collect();
-    let threshold = usize::try_from(rule.threshold.value).unwrap_or(usize::MAX);
-    VerifierSet::from_texts(&entries, threshold)
-        .with_context(|| format!("cannot use the verifiers of repo `{repo}`"))
-}
-
-/// Policy files write keys as `ed25519:<base64|hex>` (docs/policy.md); the
-/// attestation crate reads base64. 64 hex digits are never a 32-byte base64
-/// key (that is 43 or 44 characters), so the two cannot be confused.
-fn base64_key_text(text: &str) -> String {
-    if let Some(encoded) = text.trim().strip_prefix("ed25519:") {
-        if encoded.len() == 64 {
-            if let Ok(key) = hex::decode(encoded).map_err(|_| ()).and_then(|bytes| {
-                pkgward_attest::PublicKey::from_raw_bytes(&bytes, text).map_err(|_| ())
-            }) {
-                return key.to_text();
-            }
-        }
-    }
-    text.to_owned()
 }
 
 /// The footprint pkgward computes now for the package being installed, as
@@ -190,74 +156,4 @@ fn now_unix() -> anyhow::Result<i64> {
         .duration_since(std::time::UNIX_EPOCH)
         .context("system clock is before 1970")?;
     Ok(i64::try_from(now.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// One row per credited key of each counted envelope, holding the envelope
-/// bytes exactly as verified.
-fn records(
-    outcomes: &[EnvelopeOutcome],
-    envelopes: &[EnvelopeInput],
-    now_unix: i64,
-) -> Vec<AttestationRecord> {
-    outcomes
-        .iter()
-        .zip(envelopes)
-        .filter_map(|(outcome, input)| outcome.result.as_ref().ok().map(|counted| (counted, input)))
-        .flat_map(|(counted, input)| {
-            counted.keys.iter().map(move |trusted| AttestationRecord {
-                key_id: trusted.key.key_id(),
-                envelope: String::from_utf8_lossy(&input.bytes).into_owned(),
-                verified_at: now_unix,
-            })
-        })
-        .collect()
-}
-
-/// The refusal: which package, how many distinct keys were needed, and each
-/// envelope with why it did (or did not) count.
-fn refusal_error(
-    package: &Package,
-    file: &Path,
-    repo: &str,
-    directory: &Path,
-    report: &pkgward_attest::Report,
-    policy_sha256: &str,
-) -> anyhow::Error {
-    let mut message = format!(
-        "refused `{}` {} from repo `{repo}`: {} of the {} required distinct trusted verifier keys attest it (sha256 {})",
-        package.name,
-        package.version,
-        report.distinct_keys(),
-        report.threshold,
-        package.artifact_sha256
-    );
-    if report.outcomes.is_empty() {
-        let _ = write!(message, "\n  no attestations in `{}`", directory.display());
-    }
-    for outcome in &report.outcomes {
-        match &outcome.result {
-            Ok(counted) => {
-                let keys: Vec<String> = counted
-                    .keys
-                    .iter()
-                    .map(|trusted| format!("`{}`", trusted.identity))
-                    .collect();
-                let _ = write!(
-                    message,
-                    "\n  - `{}`: counted (key {})",
-                    outcome.source,
-                    keys.join(", ")
-                );
-            }
-            Err(reason) => {
-                let _ = write!(message, "\n  - `{}`: ignored: {reason}", outcome.source);
-            }
-        }
-    }
-    anyhow::Error::new(Hint(format!(
-        "nothing was changed; {} verifier(s) of repo `{repo}` must each run `pkgward attest {}` with this policy (digest {policy_sha256}), or pass `--attestations DIR`",
-        report.threshold,
-        file.display()
-    )))
-    .context(message)
 }

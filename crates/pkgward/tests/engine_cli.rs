@@ -852,6 +852,34 @@ fn spawn_pkgward(arguments: &[String]) -> std::process::Child {
         .unwrap()
 }
 
+/// A root pkgward never used (it has `var/lib`), and its path.
+fn fresh_root() -> (tempfile::TempDir, String) {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("var/lib")).unwrap();
+    let root_path = root_string(root.path());
+    (root, root_path)
+}
+
+/// Packages `names` at version 1, each shipping one file at `path(name)`
+/// holding its name.
+fn one_file_debs(directory: &Path, names: &[&str], path: impl Fn(&str) -> String) -> Vec<PathBuf> {
+    names
+        .iter()
+        .map(|name| {
+            build(
+                directory,
+                &TestDeb {
+                    name,
+                    version: "1",
+                    control: "",
+                    files: &[(&path(name), 0o755, name)],
+                    conffiles: &[],
+                },
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn eight_concurrent_installers_all_succeed_and_the_database_stays_intact_threats_70_74() {
     require_root!();
@@ -929,24 +957,8 @@ fn eight_concurrent_installers_all_succeed_and_the_database_stays_intact_threats
 fn two_concurrent_installers_of_one_path_one_wins_the_other_names_the_conflict_threats_71() {
     require_root!();
     let work = tempfile::tempdir().unwrap();
-    let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(root.path().join("var/lib")).unwrap();
-    let root_path = root_string(root.path());
-    let debs: Vec<PathBuf> = ["left", "right"]
-        .iter()
-        .map(|name| {
-            build(
-                work.path(),
-                &TestDeb {
-                    name,
-                    version: "1",
-                    control: "",
-                    files: &[("/usr/bin/x", 0o755, name)],
-                    conffiles: &[],
-                },
-            )
-        })
-        .collect();
+    let (root, root_path) = fresh_root();
+    let debs = one_file_debs(work.path(), &["left", "right"], |_| "/usr/bin/x".to_owned());
     let children: Vec<_> = debs
         .iter()
         .map(|deb| {
@@ -1048,6 +1060,120 @@ fn an_installer_waits_for_the_lock_only_as_long_as_told_threats_74() {
     if is_root() {
         assert!(output.status.success(), "{}", text(&output));
     }
+}
+
+/// Every writer takes the root lock before it opens the database (THREATS
+/// 71): opened first, a second writer's database connection meets the first
+/// writer's database locks and fails with "database is locked" instead of
+/// waiting for (or naming) the holder of the root lock. The test process
+/// plays the first writer: it holds the root's `flock` and a write lock on
+/// the whole of `db.sqlite`, which refuses the shared lock every database
+/// connection takes at its first read. A writer that locks first never
+/// reaches the database and reports the lock holder.
+#[test]
+fn writers_take_the_root_lock_before_they_open_the_database_threats_71() {
+    require_root!();
+    let work = tempfile::tempdir().unwrap();
+    let (root, root_path) = fresh_root();
+    let deb = |version: &str| {
+        build(
+            work.path(),
+            &TestDeb {
+                name: "ordered",
+                version,
+                control: "",
+                files: &[("/usr/bin/ordered", 0o755, version)],
+                conffiles: &[],
+            },
+        )
+    };
+    let (first, second) = (deb("1"), deb("2"));
+    let installed = pkgward(&["install", "--root", &root_path, first.to_str().unwrap()]);
+    assert!(installed.status.success(), "{}", text(&installed));
+    let engine_root = pkgward_engine::Root::open(root.path()).unwrap();
+    let held = pkgward_engine::lock(&engine_root, std::time::Duration::ZERO).unwrap();
+    let database_file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(root.path().join("var/lib/pkgward/db.sqlite"))
+        .unwrap();
+    rustix::fs::fcntl_lock(
+        &database_file,
+        rustix::fs::FlockOperation::NonBlockingLockExclusive,
+    )
+    .unwrap();
+    let before = manifest(root.path(), PKGWARD_STATE);
+    let expected = format!("error: the root is locked by PID {}", std::process::id());
+    for command in [
+        vec!["remove", "--root", &root_path, "--wait", "0", "ordered"],
+        vec!["configure", "--root", &root_path, "--wait", "0", "ordered"],
+        vec![
+            "install",
+            "--root",
+            &root_path,
+            "--wait",
+            "0",
+            second.to_str().unwrap(),
+        ],
+    ] {
+        let output = pkgward(&command);
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&expected), "{}: {stderr}", command[0]);
+        assert!(!stderr.contains("database"), "{}: {stderr}", command[0]);
+    }
+    assert_eq!(
+        manifest(root.path(), PKGWARD_STATE),
+        before,
+        "nothing written while locked"
+    );
+    drop(database_file);
+    drop(held);
+    let removed = pkgward(&["remove", "--root", &root_path, "ordered"]);
+    assert!(removed.status.success(), "{}", text(&removed));
+    let list = pkgward(&["list", "--root", &root_path]);
+    assert!(list.stdout.is_empty(), "{}", text(&list));
+}
+
+/// A remove and an install of another package on one root, at once, again
+/// and again: both always succeed (each waits for the other's lock), and
+/// neither update is lost.
+#[test]
+fn concurrent_remove_and_install_on_one_root_lose_no_update_threats_71() {
+    require_root!();
+    let work = tempfile::tempdir().unwrap();
+    let (root, root_path) = fresh_root();
+    let debs = one_file_debs(work.path(), &["alpha", "beta"], |name| {
+        format!("/usr/bin/{name}")
+    });
+    let first = pkgward(&["install", "--root", &root_path, debs[0].to_str().unwrap()]);
+    assert!(first.status.success(), "{}", text(&first));
+    for round in 0..6 {
+        // Even rounds remove alpha while beta goes in; odd rounds the reverse.
+        let (gone, coming) = if round % 2 == 0 { (0, 1) } else { (1, 0) };
+        let names = ["alpha", "beta"];
+        let arguments = |command: &str, operand: &str| -> Vec<String> {
+            [command, "--root", &root_path, "--wait", "60", operand]
+                .map(str::to_owned)
+                .to_vec()
+        };
+        let remover = spawn_pkgward(&arguments("remove", names[gone]));
+        let installer = spawn_pkgward(&arguments("install", debs[coming].to_str().unwrap()));
+        for child in [remover, installer] {
+            let output = child.wait_with_output().unwrap();
+            assert!(output.status.success(), "round {round}: {}", text(&output));
+        }
+        let list =
+            String::from_utf8_lossy(&pkgward(&["list", "--root", &root_path]).stdout).into_owned();
+        let listed: Vec<&str> = list
+            .lines()
+            .filter_map(|line| line.split('\t').next())
+            .collect();
+        assert_eq!(listed, [names[coming]], "round {round}: {list}");
+        assert!(!root.path().join("usr/bin").join(names[gone]).exists());
+    }
+    let check = pkgward(&["check", "--root", &root_path]);
+    assert!(check.status.success(), "{}", text(&check));
 }
 
 /// `install` reads the administrator policy from the root it installs into

@@ -102,6 +102,17 @@ fn build(
     files: &[(&str, &str)],
     scripts: &[(&str, &str)],
 ) -> PathBuf {
+    build_version(directory, name, "1.0", files, scripts)
+}
+
+/// [`build`] at another version.
+fn build_version(
+    directory: &Path,
+    name: &str,
+    version: &str,
+    files: &[(&str, &str)],
+    scripts: &[(&str, &str)],
+) -> PathBuf {
     let mut data = TarBuilder::new();
     data.dir("./");
     let mut made = std::collections::BTreeSet::new();
@@ -117,7 +128,7 @@ fn build(
         data.file(&format!(".{path}"), 0o644, content.as_bytes());
     }
     let control = format!(
-        "Package: {name}\nVersion: 1.0\nArchitecture: all\nMaintainer: Test <test@example.invalid>\nDescription: test package\n with maintainer scripts\n"
+        "Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: Test <test@example.invalid>\nDescription: test package\n with maintainer scripts\n"
     );
     let mut extra: Vec<(&str, &[u8], u32)> = scripts
         .iter()
@@ -137,7 +148,7 @@ fn build(
         &data.finish(),
         Compression::Gzip,
     );
-    let path = directory.join(format!("{name}_1.0_all.deb"));
+    let path = directory.join(format!("{name}_{version}_all.deb"));
     std::fs::write(&path, bytes).unwrap();
     path
 }
@@ -675,6 +686,139 @@ fn configure_reruns_a_failed_postinst_once_the_cause_is_fixed() {
     let output = pkgward(&["configure", "--root", root_path, "later"]);
     assert!(
         String::from_utf8_lossy(&output.stdout).contains("later is already configured"),
+        "{}",
+        text(&output)
+    );
+}
+
+/// dpkg's `postinst configure` gets the last configured version (its
+/// Config-Version): after an upgrade whose postinst failed, that is still
+/// the old version, at install time and when `pkgward configure` retries.
+#[test]
+fn configure_passes_the_last_configured_version_after_a_failed_upgrade() {
+    let files = [("/usr/share/up/data", "data\n")];
+    let Some((root, debs, first)) = prepare(
+        "up",
+        &files,
+        &[(
+            "postinst",
+            "#!/bin/sh\nset -e\nsh -c \"echo v1-with-[\\$1] > /usr/share/up/done\" sh \"$2\"\n",
+        )],
+    ) else {
+        return;
+    };
+    let second = build_version(
+        debs.path(),
+        "up",
+        "2.0",
+        &files,
+        &[(
+            "postinst",
+            "#!/bin/sh\nset -e\nsh -c '[ -e /usr/share/up/ready ]'\nsh -c \"echo v2-with-[\\$1] > /usr/share/up/done\" sh \"$2\"\n",
+        )],
+    );
+    let (root, root_path) = (root.path(), root.path().to_str().unwrap());
+    let output = pkgward(&["install", "--root", root_path, first.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output));
+    let done = || std::fs::read_to_string(root.join("usr/share/up/done")).unwrap();
+    assert_eq!(done(), "v1-with-[]\n");
+    let output = pkgward(&["install", "--root", root_path, second.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let record = scripts_json(root, "up");
+    assert_eq!(record["configured"], false, "{record}");
+    let runs = record["runs"].as_array().unwrap();
+    assert_eq!(
+        runs.last().unwrap()["arguments"],
+        serde_json::json!(["configure", "1.0"])
+    );
+    // Still failing: 2.0 was never configured, so the retry says 1.0 too.
+    let output = pkgward(&["configure", "--root", root_path, "up"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    std::fs::write(root.join("usr/share/up/ready"), "").unwrap();
+    let output = pkgward(&["configure", "--root", root_path, "up"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(done(), "v2-with-[1.0]\n");
+    let runs = scripts_json(root, "up")["runs"].clone();
+    let arguments: Vec<&serde_json::Value> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| &run["arguments"])
+        .collect();
+    assert_eq!(
+        arguments,
+        [
+            &serde_json::json!(["configure", "1.0"]),
+            &serde_json::json!(["configure", "1.0"]),
+            &serde_json::json!(["configure", "1.0"]),
+        ]
+    );
+    // 2.0 is configured now: installing it again passes 2.0.
+    let output = pkgward(&["install", "--root", root_path, second.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        scripts_json(root, "up")["runs"][0]["arguments"],
+        serde_json::json!(["configure", "2.0"])
+    );
+}
+
+/// `postrm remove` and `postrm purge` run after the removal deleted the
+/// package's rows; their runs are recorded by name and version and shown by
+/// `pkgward scripts` for the removed package.
+#[test]
+fn postrm_runs_after_the_package_is_gone_are_recorded_by_name_and_version() {
+    let Some(installed) = install_one(
+        "gone",
+        &[
+            ("/usr/share/gone/data", "data\n"),
+            ("/var/lib/gone/keep", "k\n"),
+        ],
+        &[
+            // Keeps /var/lib/gone non-empty, so the postrm can write there.
+            (
+                "prerm",
+                "#!/bin/sh\nset -e\nsh -c 'echo prerm > /var/lib/gone/prerm'\n",
+            ),
+            (
+                "postrm",
+                "#!/bin/sh\nset -e\nsh -c \"echo postrm-\\$1 >> /var/lib/gone/postrm\" sh \"$1\"\n",
+            ),
+        ],
+    ) else {
+        return;
+    };
+    let root_path = installed.root_path();
+    assert!(
+        installed.output.status.success(),
+        "{}",
+        text(&installed.output)
+    );
+    let output = pkgward(&["remove", "--root", root_path, "--purge", "gone"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let record = scripts_json(installed.root.path(), "gone");
+    assert_eq!(record["removed"], true, "{record}");
+    let runs = record["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{record}");
+    for (run, argument) in runs.iter().zip(["remove", "purge"]) {
+        assert_eq!(run["version"], "1.0", "{record}");
+        assert_eq!(run["run"]["script"], "postrm", "{record}");
+        assert_eq!(
+            run["run"]["arguments"],
+            serde_json::json!([argument]),
+            "{record}"
+        );
+        assert_eq!(run["run"]["exit_code"], 0, "{record}");
+    }
+    let output = pkgward(&["scripts", "--root", root_path, "gone"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "gone: removed\nrun postrm 'remove': exit 0 (version 1.0)\nrun postrm 'purge': exit 0 (version 1.0)\n"
+    );
+    let output = pkgward(&["scripts", "--root", root_path, "never"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("package `never` is not installed"),
         "{}",
         text(&output)
     );

@@ -10,7 +10,7 @@ use pkgward_plan::actions::PlannedAction;
 use pkgward_plan::actions::{plan_actions, ActionInput, ActionJudge};
 use pkgward_plan::PlacementKind;
 use pkgward_plan::Plan;
-use pkgward_policy::footprint::DeclarationFile;
+use pkgward_policy::footprint::{DeclarationFile, Footprint};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Reads the root's presets (a broken preset file is an error naming it).
@@ -57,7 +57,7 @@ pub(crate) fn plan_package_actions(
     plan: &mut Plan,
     packages: &[Package],
     declarations: &[Vec<DeclarationFile>],
-    compiled: &pkgward_policy::CompiledPolicy,
+    footprints: &[Footprint],
     judge: &dyn ActionJudge,
 ) -> anyhow::Result<()> {
     let presets = presets(root)?;
@@ -88,11 +88,7 @@ pub(crate) fn plan_package_actions(
                 }
             }
         }
-        let footprint = pkgward_policy::footprint::footprint_with(
-            &packages[index],
-            &declarations[index],
-            compiled,
-        );
+        let footprint = &footprints[index];
         let planned_actions = plan_actions(
             &ActionInput {
                 package: &packages[index],

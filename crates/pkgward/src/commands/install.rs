@@ -107,6 +107,54 @@ pub(crate) fn take_lock(root: &Root, wait: u64) -> anyhow::Result<RootLock> {
     }
 }
 
+/// Opens (with `create`, maybe creates) the database of a root whose lock is
+/// held, and finishes or undoes an interrupted transaction before anything
+/// reads it. Every writer goes in this order — lock, database, recovery,
+/// then the installed state — so none opens the database or plans against
+/// it while another writer is between its journal and its commit: opened
+/// before the lock, a fresh root's database could fail with "database is
+/// locked" while another writer switched it to WAL (THREATS 71).
+/// `recovered` is set when recovery did something.
+pub(crate) fn open_and_recover(
+    root: &Root,
+    lock: &RootLock,
+    create: bool,
+    recovered: &mut bool,
+) -> anyhow::Result<Option<pkgward_engine::RootDatabase>> {
+    let Some(mut database) = pkgward_engine::open_database(root, create)? else {
+        return Ok(None);
+    };
+    let report = pkgward_engine::recover(root, lock, &mut database.database)?;
+    if report.did_something() {
+        super::recover::print_report(&report);
+        *recovered = true;
+    }
+    Ok(Some(database))
+}
+
+/// The error of a command that needs installed packages in a root without a
+/// database.
+pub(crate) fn nothing_installed(root: &Root) -> String {
+    format!("no packages are installed in `{}`", root.path().display())
+}
+
+/// For commands that change packages already installed (`remove`,
+/// `configure`): the lock, then recovery, then the database. A root without
+/// a database has nothing to change; that is said before the lock would
+/// create the state directory, so such a root stays untouched.
+pub(crate) fn lock_installed_root(
+    root: &Root,
+    wait: u64,
+) -> anyhow::Result<(RootLock, pkgward_engine::RootDatabase)> {
+    if !pkgward_engine::database_exists(root)? {
+        anyhow::bail!(nothing_installed(root));
+    }
+    let lock = take_lock(root, wait)?;
+    let database = open_and_recover(root, &lock, false, &mut false)?
+        .with_context(|| nothing_installed(root))?;
+    Ok((lock, database))
+}
+
 /// The decisions of the compiled policy (`--policy`, `--grants`, or the
 /// embedded default). Per-package rules are compiled once and cached.
 pub(crate) struct PolicyJudge<'p> {
@@ -368,11 +416,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // A root pkgward never wrote to has no state directory yet: judge the
     // plan before creating one, so a refusal leaves such a root
     // byte-identical too (THREATS "reject"), not just free of database rows.
-    if !args.dry_run && pkgward_engine::open_database(&root, false)?.is_none() {
+    let mut plan_before_database = None;
+    if !args.dry_run && !pkgward_engine::database_exists(&root)? {
         let plan = make_plan(&root, None, &packages, &declarations, &compiled, args)?;
         if plan.is_refused() {
             return refuse(&plan, args.json);
         }
+        plan_before_database = Some(plan);
     }
     // Writers lock before reading the installed state, so the plan cannot go
     // stale, and before opening (maybe creating) the database: two
@@ -383,25 +433,32 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         Some(take_lock(&root, args.wait)?)
     };
-    let mut database = if args.dry_run {
-        pkgward_engine::open_database(&root, false)?
-    } else {
-        pkgward_engine::open_database(&root, true)?
+    let mut recovered = false;
+    let mut database = match &lock {
+        None => pkgward_engine::open_database(&root, false)?,
+        Some(lock) => open_and_recover(&root, lock, true, &mut recovered)?,
     };
-    if let (Some(lock), Some(database)) = (&lock, database.as_mut()) {
-        let report = pkgward_engine::recover(&root, lock, &mut database.database)?;
-        if report.did_something() {
-            super::recover::print_report(&report);
-        }
-    }
-    let plan = make_plan(
-        &root,
-        database.as_ref().map(|database| &database.database),
-        &packages,
-        &declarations,
-        &compiled,
-        args,
-    )?;
+    // The plan made before the database existed still holds when, under
+    // the lock, the database is empty and nothing was recovered: no other
+    // pkgward changed the root in between (it would have left rows or a
+    // journal), so planning again would judge the same root. Planning is
+    // the costly part of a first install into a fresh root.
+    let unchanged_since_planned = !recovered
+        && match database.as_ref() {
+            Some(database) => database.database.packages()?.is_empty(),
+            None => false,
+        };
+    let plan = match plan_before_database {
+        Some(plan) if unchanged_since_planned => plan,
+        _ => make_plan(
+            &root,
+            database.as_ref().map(|database| &database.database),
+            &packages,
+            &declarations,
+            &compiled,
+            args,
+        )?,
+    };
     let mut held = false;
     if let Some(database) = database.as_ref() {
         if !plan.is_refused() {
@@ -554,7 +611,15 @@ fn make_plan(
         !matches!(problem, pkgward_plan::Problem::UnmetDependency { package, .. }
             if args.ignore_depends.contains(package))
     });
-    record_footprints(&mut plan, packages, declarations, compiled)?;
+    // One footprint per package, shared by the record and the actions.
+    let footprints: Vec<pkgward_policy::footprint::Footprint> = packages
+        .iter()
+        .zip(declarations)
+        .map(|(package, declarations)| {
+            pkgward_policy::footprint::footprint_with(package, declarations, compiled)
+        })
+        .collect();
+    record_footprints(&mut plan, packages, &footprints)?;
     if args.files_only {
         return Ok(plan);
     }
@@ -563,7 +628,7 @@ fn make_plan(
         &mut plan,
         packages,
         declarations,
-        compiled,
+        &footprints,
         &judge,
     )?;
     if let Some(database) = database {
@@ -613,92 +678,54 @@ fn read_packages(
 fn record_footprints(
     plan: &mut Plan,
     packages: &[Package],
-    declarations: &[Vec<DeclarationFile>],
-    compiled: &pkgward_policy::CompiledPolicy,
+    footprints: &[pkgward_policy::footprint::Footprint],
 ) -> anyhow::Result<()> {
     for planned in &mut plan.packages {
         if let Some(index) = packages.iter().position(|package| {
             package.name == planned.name && package.artifact_sha256 == planned.artifact_sha256
         }) {
-            let footprint = pkgward_policy::footprint::footprint_with(
-                &packages[index],
-                &declarations[index],
-                compiled,
-            );
-            planned.footprint = Some(serde_json::to_value(&footprint)?);
+            planned.footprint = Some(serde_json::to_value(&footprints[index])?);
         }
     }
     Ok(())
 }
 
 /// Compares each upgraded package's new footprint with the recorded one
-/// (`capability_growth`). Under the repo's `capability-growth = "hold"`
-/// (the default) any growth refuses the install before anything is written;
-/// under `allow` it is printed as a notice. Installed packages without a
-/// recorded footprint cannot be compared: a notice says so. A dry run
-/// prints what would be held and returns `true` instead of refusing.
+/// (`pkgward_plan::capability_growth`). Under the repo's
+/// `capability-growth = "hold"` (the default) any growth refuses the install
+/// before anything is written; under `allow` it is printed as a notice.
+/// Installed packages without a recorded footprint cannot be compared: a
+/// notice says so. A dry run prints what would be held and returns `true`
+/// instead of refusing.
 fn hold_capability_growth(
     plan: &Plan,
     database: &pkgward_db::Database,
     compiled: &pkgward_policy::CompiledPolicy,
     args: &Args,
 ) -> anyhow::Result<bool> {
-    let rule = compiled
-        .policy()
-        .repos
-        .iter()
-        .find(|repo| repo.name.value == args.repo)
-        .map(|repo| repo.capability_growth)
-        .unwrap_or_default();
-    let mut held = Vec::new();
+    let mut recorded = std::collections::BTreeMap::new();
     for planned in &plan.packages {
-        let (Some(previous), Some(new)) = (&planned.previous_version, &planned.footprint) else {
-            continue;
-        };
-        let Some(recorded) = database.footprint(&planned.name)? else {
-            eprintln!(
-                "notice: `{}` {previous} has no recorded footprint; capability growth not checked",
-                planned.name
-            );
-            continue;
-        };
-        let old: serde_json::Value = serde_json::from_str(&recorded)
-            .with_context(|| format!("recorded footprint of `{}` is not JSON", planned.name))?;
-        let grown = super::capability_growth::growth(&old, new);
-        if grown.is_empty() {
-            continue;
-        }
-        let list = grown.iter().fold(String::new(), |mut list, item| {
-            use std::fmt::Write;
-            let _ = write!(list, "\n  - {item}");
-            list
-        });
-        let heading = format!(
-            "`{}` {} needs capabilities {previous} did not use:{list}",
-            planned.name, planned.version
-        );
-        match rule {
-            pkgward_policy::model::CapabilityGrowth::Allow => {
-                eprintln!(
-                    "notice: capability growth allowed by repo `{}`: {heading}",
-                    args.repo
-                );
+        if planned.previous_version.is_some() && planned.footprint.is_some() {
+            if let Some(footprint) = database.footprint(&planned.name)? {
+                recorded.insert(planned.name.clone(), footprint);
             }
-            pkgward_policy::model::CapabilityGrowth::Hold => held.push(heading),
         }
     }
-    if held.is_empty() || args.dry_run {
-        for heading in &held {
-            eprintln!("notice: capability growth would be held: {heading}");
-        }
-        return Ok(!held.is_empty());
+    let review =
+        pkgward_plan::capability_growth::review(plan, compiled.policy(), &args.repo, &recorded)?;
+    for notice in review.notices() {
+        eprintln!("notice: {notice}");
     }
-    Err(anyhow::Error::new(crate::render::Hint(format!(
-        "review the list; to allow growth for this repo set `capability-growth = \"allow\"` in its `[[repo]]` table (name = \"{}\") of the administrator policy (`--policy`, or the root's `etc/pkgward/policy.toml`); nothing was changed",
-        args.repo
-    )))
-    .context(format!("capability growth held by repo `{}`:\n{}", args.repo, held.join("\n")))
-    .context("refused"))
+    let held = review.held().count() > 0;
+    if !held || args.dry_run {
+        for package in review.held() {
+            eprintln!("notice: capability growth would be held: {package}");
+        }
+        return Ok(held);
+    }
+    Err(anyhow::Error::new(crate::render::Hint(review.held_hint()))
+        .context(review.held_message())
+        .context("refused"))
 }
 
 fn print_plan(plan: &Plan, json: bool) -> anyhow::Result<()> {

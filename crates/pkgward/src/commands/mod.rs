@@ -5,7 +5,6 @@ pub mod actions;
 pub mod attest;
 pub mod audit;
 pub mod audit_scripts;
-pub mod capability_growth;
 pub mod check;
 pub mod explain;
 pub mod files;

@@ -2,7 +2,7 @@
 //! kept (the package stays as `config-files`, like dpkg) unless `--purge`;
 //! directories go with their last owner.
 
-use super::install::{finish_plan, open_root, take_lock, RootArgs};
+use super::install::{finish_plan, lock_installed_root, nothing_installed, open_root, RootArgs};
 use anyhow::Context;
 use std::process::ExitCode;
 
@@ -34,19 +34,16 @@ pub struct Args {
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let root = open_root(&args.root)?;
-    let mut database = pkgward_engine::open_database(&root, false)?
-        .with_context(|| format!("no packages are installed in `{}`", root.path().display()))?;
-    let lock = if args.dry_run {
-        None
+    // A writer locks before it opens the database and reads what is
+    // installed (`lock_installed_root`); a dry run only reads.
+    let (lock, mut database) = if args.dry_run {
+        let database = pkgward_engine::open_database(&root, false)?
+            .with_context(|| nothing_installed(&root))?;
+        (None, database)
     } else {
-        Some(take_lock(&root, args.wait)?)
+        let (lock, database) = lock_installed_root(&root, args.wait)?;
+        (Some(lock), database)
     };
-    if let Some(lock) = &lock {
-        let report = pkgward_engine::recover(&root, lock, &mut database.database)?;
-        if report.did_something() {
-            super::recover::print_report(&report);
-        }
-    }
     let snapshot = pkgward_engine::snapshot::snapshot(&root, Some(&database.database), &[])?;
     let mut plan = pkgward_plan::planner::plan_removal(&snapshot, &args.packages, args.purge);
     super::actions::add_removal_links(&database.database, &mut plan)?;

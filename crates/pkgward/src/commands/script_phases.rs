@@ -347,8 +347,8 @@ pub(crate) fn run_prerms(
 
 /// `postrm remove` (and `postrm purge` with `--purge`) after the commit:
 /// the files are gone; a failure is reported (exit 1) and the package stays
-/// removed, as with dpkg. Not recorded in `script_runs` when the package's
-/// rows went with the removal.
+/// removed, as with dpkg. Recorded in `script_runs` while the package is
+/// recorded, in `removed_script_runs` once its rows went with the removal.
 pub(crate) fn run_postrms(
     root: &Root,
     database: &mut Database,
@@ -375,8 +375,17 @@ pub(crate) fn run_postrms(
             };
             let landlock = LandlockRequirement::Refuse { minimum_abi: 3 };
             let run = with_runner(root, landlock, |runner| Ok(runner.run(&job)?))?;
-            // Kept only while the package is recorded (`config-files`).
-            let _ = database.record_script_run(&package.owner.name, &run.record);
+            // With the package's rows while it is recorded (`config-files`);
+            // once the removal deleted them, by name and version.
+            match database.record_script_run(&package.owner.name, &run.record) {
+                Err(pkgward_db::DatabaseError::NotRecorded { .. }) => database
+                    .record_removed_script_run(
+                        &package.owner.name,
+                        &package.owner.version,
+                        &run.record,
+                    )?,
+                recorded => recorded?,
+            }
             print_requests(&run, postrm);
             if !run.succeeded {
                 return Err(failure_error(
@@ -408,11 +417,11 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let root = super::install::open_root(&args.root)?;
     let database = pkgward_engine::open_database(&root, false)?
-        .with_context(|| format!("no packages are installed in `{}`", root.path().display()))?;
+        .with_context(|| super::install::nothing_installed(&root))?;
     let database = &database.database;
-    let configured = database
-        .configured(&args.package)?
-        .ok_or_else(|| anyhow::anyhow!("package `{}` is not installed", args.package))?;
+    let Some(configured) = database.configured(&args.package)? else {
+        return show_removed_runs(database, args);
+    };
     let scripts = database.scripts(&args.package)?;
     let runs = database.script_runs(&args.package)?;
     // The fully translated debhelper blocks blanked out before a script runs.
@@ -478,29 +487,60 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     }
     for run in &runs {
+        print_run(run, "");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One recorded run: script, arguments, exit, then each shim request.
+fn print_run(run: &pkgward_db::ScriptRunRecord, suffix: &str) {
+    println!(
+        "run {} {}: {}{suffix}",
+        run.script,
+        run.arguments
+            .iter()
+            .map(|argument| format!("'{argument}'"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        run.exit_code
+            .map_or_else(|| "did not start".to_owned(), |code| format!("exit {code}"))
+    );
+    for request in &run.requests {
+        println!("  requested: {request}");
+    }
+}
+
+/// `pkgward scripts PKG` for a package that is no longer recorded: the runs
+/// of its scripts after its rows were gone (`postrm` after the removal),
+/// with the version each belonged to. None: it is not installed.
+fn show_removed_runs(database: &Database, args: &Args) -> anyhow::Result<ExitCode> {
+    let removed = database.removed_script_runs(&args.package)?;
+    if removed.is_empty() {
+        anyhow::bail!("package `{}` is not installed", args.package);
+    }
+    if args.json {
         println!(
-            "run {} {}: {}",
-            run.script,
-            run.arguments
-                .iter()
-                .map(|argument| format!("'{argument}'"))
-                .collect::<Vec<_>>()
-                .join(" "),
-            run.exit_code
-                .map_or_else(|| "did not start".to_owned(), |code| format!("exit {code}"))
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "package": args.package,
+                "removed": true,
+                "runs": removed,
+            }))?
         );
-        for request in &run.requests {
-            println!("  requested: {request}");
-        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{}: removed", args.package);
+    for removed in &removed {
+        print_run(&removed.run, &format!(" (version {})", removed.version));
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// `pkgward configure PKG…`: run the recorded `postinst configure` of
 /// half-configured packages again (after fixing what made it fail), in the
-/// order given. dpkg passes the most recently configured version; pkgward
-/// does not record it, so the argument is empty (a fresh configuration).
-/// Landlock ABI 3 is required, as for removal scripts.
+/// order given, with the most recently configured version as dpkg passes it
+/// (`configure ''` when no version was configured yet). Landlock ABI 3 is
+/// required, as for removal scripts.
 #[derive(Debug, clap::Args)]
 pub struct ConfigureArgs {
     /// Names of half-configured packages.
@@ -515,9 +555,8 @@ pub struct ConfigureArgs {
 
 pub fn configure(args: &ConfigureArgs) -> anyhow::Result<ExitCode> {
     let root = super::install::open_root(&args.root)?;
-    let mut database = pkgward_engine::open_database(&root, false)?
-        .with_context(|| format!("no packages are installed in `{}`", root.path().display()))?;
-    let _lock = super::install::take_lock(&root, args.wait)?;
+    // Lock, recovery, then the database, like every writer.
+    let (_lock, mut database) = super::install::lock_installed_root(&root, args.wait)?;
     let landlock = LandlockRequirement::Refuse { minimum_abi: 3 };
     for name in &args.packages {
         let database = &mut database.database;
@@ -541,7 +580,9 @@ pub fn configure(args: &ConfigureArgs) -> anyhow::Result<ExitCode> {
         let job = ScriptJob {
             owner: ScriptOwner::recorded(&record),
             script: postinst,
-            action: Action::PostinstConfigure { old_version: None },
+            action: Action::PostinstConfigure {
+                old_version: database.configured_version(name)?,
+            },
         };
         let run = with_runner(&root, landlock, |runner| Ok(runner.run(&job)?))?;
         database.record_script_run(name, &run.record)?;
