@@ -407,8 +407,20 @@ impl Plan {
                     }
                 );
             }
+            for placement in &package.placements {
+                if let Some(capabilities) = &placement.capabilities {
+                    let _ = writeln!(
+                        text,
+                        "  file capabilities: {} {capabilities}",
+                        placement.path
+                    );
+                }
+            }
             for action in &package.actions {
                 let _ = writeln!(text, "  action: {action}");
+            }
+            for notice in &package.notices {
+                let _ = writeln!(text, "  notice: {notice}");
             }
             for symlink in &package.stale_links {
                 let _ = writeln!(

@@ -269,6 +269,22 @@ fn a_deb_setcap_in_postinst_becomes_a_declarative_capability() {
     let grants = directory.path().join("grants.toml");
     std::fs::write(&grants, PING_GRANTS).unwrap();
     let root = tempfile::tempdir().unwrap();
+    // The plan shows the capability it will set.
+    let dry_run = pkgward(&[
+        "install",
+        "--dry-run",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--grants",
+        grants.to_str().unwrap(),
+        package.to_str().unwrap(),
+    ]);
+    assert!(dry_run.status.success(), "{}", text(&dry_run));
+    assert!(
+        text(&dry_run).contains("  file capabilities: /usr/bin/pinger cap_net_raw=ep"),
+        "{}",
+        text(&dry_run)
+    );
     let output = install(root.path(), Some(&grants), &package);
     assert!(output.status.success(), "{}", text(&output));
     assert_eq!(
