@@ -234,6 +234,13 @@ const MIGRATIONS: &[&str] = &[
     -- existed came from a `.deb` (earlier pkgward installed only those).
     ALTER TABLE packages ADD COLUMN format TEXT NOT NULL DEFAULT 'deb';
     ",
+    // 6 → 7: file capabilities.
+    r"
+    -- The file capabilities pkgward gave the file (`security.capability`),
+    -- in libcap's text form (`cap_net_raw=ep`), granted by policy; NULL for
+    -- none. `check` compares the file's attribute with it.
+    ALTER TABLE files ADD COLUMN capabilities TEXT;
+    ",
 ];
 
 /// The container format a recorded package was read from (`deb`, `rpm`).
@@ -323,6 +330,9 @@ pub struct FileRecord {
     pub target: Option<String>,
     pub conffile: bool,
     pub conffile_original_digest: Option<String>,
+    /// File capabilities in libcap's text form (`cap_net_raw=ep`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<String>,
 }
 
 /// One directory shipped by a package.
@@ -645,7 +655,7 @@ impl Database {
             .connection
             .prepare(
                 "SELECT f.path, f.kind, f.mode, f.owner, f.grp, f.digest, f.target, f.conffile,
-                        f.conffile_original_digest
+                        f.conffile_original_digest, f.capabilities
                  FROM files f JOIN packages p ON p.id = f.package_id
                  WHERE p.name = ?1 ORDER BY f.path",
             )
@@ -662,12 +672,13 @@ impl Database {
                     row.get::<_, Option<String>>(6)?,
                     row.get::<_, i64>(7)?,
                     row.get::<_, Option<String>>(8)?,
+                    row.get::<_, Option<String>>(9)?,
                 ))
             })
             .map_err(self.query_error())?;
         let mut files = Vec::new();
         for row in rows {
-            let (path, kind, mode, owner, group, digest, target, conffile, original) =
+            let (path, kind, mode, owner, group, digest, target, conffile, original, capabilities) =
                 row.map_err(self.query_error())?;
             let kind = match kind.as_str() {
                 "file" => FileKind::File,
@@ -695,6 +706,7 @@ impl Database {
                 target,
                 conffile: conffile != 0,
                 conffile_original_digest: original,
+                capabilities,
             });
         }
         Ok(files)
@@ -1139,8 +1151,8 @@ fn apply_install(transaction: &Transaction<'_>, install: &PackageInstall) -> rus
         // remnant) changes owner: the previous row goes.
         let mut insert_file = transaction.prepare(
             "INSERT OR REPLACE INTO files (package_id, path, kind, mode, owner, grp, digest, target,
-                                           conffile, conffile_original_digest)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                           conffile, conffile_original_digest, capabilities)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         for file in &install.files {
             insert_file.execute(params![
@@ -1153,7 +1165,8 @@ fn apply_install(transaction: &Transaction<'_>, install: &PackageInstall) -> rus
                 file.digest,
                 file.target,
                 i64::from(file.conffile),
-                file.conffile_original_digest
+                file.conffile_original_digest,
+                file.capabilities
             ])?;
         }
         let mut insert_dir = transaction.prepare(
@@ -1256,6 +1269,7 @@ mod tests {
             target: None,
             conffile,
             conffile_original_digest: conffile.then(|| "ab".repeat(32)),
+            capabilities: None,
         }
     }
 
@@ -1466,7 +1480,13 @@ mod tests {
             installs: vec![install(
                 "hello",
                 "1.0",
-                vec![file("/usr/bin/hello", false), file("/etc/hello.conf", true)],
+                vec![
+                    FileRecord {
+                        capabilities: Some("cap_net_raw=ep".into()),
+                        ..file("/usr/bin/hello", false)
+                    },
+                    file("/etc/hello.conf", true),
+                ],
                 vec![dir("/usr"), dir("/usr/bin")],
             )],
         };
@@ -1478,6 +1498,8 @@ mod tests {
         assert_eq!(files.len(), 2);
         assert_eq!(files[0].path, "/etc/hello.conf");
         assert!(files[0].conffile);
+        assert_eq!(files[0].capabilities, None);
+        assert_eq!(files[1].capabilities.as_deref(), Some("cap_net_raw=ep"));
         assert_eq!(
             database.dirs("hello").unwrap(),
             vec![dir("/usr"), dir("/usr/bin")]

@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod actions;
 pub mod digest;
 pub mod failpoint;
+pub mod file_capabilities;
 pub mod journal;
 pub mod lock;
 pub mod maintainer_scripts;

@@ -657,6 +657,8 @@ fn stage_file(
     if needs_fchmod {
         fchmod(&file, Mode::from_raw_mode(placement.mode & 0o7777)).map_err(io)?;
     }
+    // Last: chown and writes clear `security.capability`.
+    crate::file_capabilities::apply(&file, &placement.path, placement.capabilities.as_deref())?;
     if let Some(writeback) = writeback {
         // Durable before the journal is written: the flusher threads fsync
         // it, and prepare returns only after they all finished.
@@ -789,7 +791,12 @@ fn strip_privileged_bits(
         Err(errno) => return Err(EngineError::io(format!("cannot stat `{path}`"), errno)),
     };
     let file_type = FileType::from_raw_mode(status.st_mode);
-    if file_type != FileType::RegularFile || status.st_mode & 0o6000 == 0 {
+    // File capabilities only matter on an executable, and only survive the
+    // replacement through another link to the inode (`st_nlink > 1`).
+    let may_keep_capabilities = status.st_mode & 0o111 != 0 && status.st_nlink > 1;
+    if file_type != FileType::RegularFile
+        || (status.st_mode & 0o6000 == 0 && !may_keep_capabilities)
+    {
         return Ok(Some(file_type));
     }
     let fd = openat(
@@ -806,9 +813,14 @@ fn strip_privileged_bits(
     })?;
     let status =
         fstat(&fd).map_err(|errno| EngineError::io(format!("cannot stat `{path}`"), errno))?;
-    fchmod(&fd, Mode::from_raw_mode(status.st_mode & 0o1777)).map_err(|errno| {
-        EngineError::io(format!("cannot remove the setuid bits of `{path}`"), errno)
-    })?;
+    if status.st_mode & 0o6000 != 0 {
+        fchmod(&fd, Mode::from_raw_mode(status.st_mode & 0o1777)).map_err(|errno| {
+            EngineError::io(format!("cannot remove the setuid bits of `{path}`"), errno)
+        })?;
+    }
+    if may_keep_capabilities {
+        crate::file_capabilities::remove(&fd, path)?;
+    }
     Ok(Some(file_type))
 }
 
@@ -1030,42 +1042,40 @@ fn file_record(package: &PackagePlan, placement: &Placement) -> FileRecord {
         PlacementKind::Hardlink => FileKind::Hardlink,
         PlacementKind::File | PlacementKind::Dir => FileKind::File,
     };
-    // A hardlink's content is its target's.
-    let digest = match placement.kind {
+    // A hardlink shares its target's inode: its content, mode and file
+    // capabilities are the target's.
+    let linked = match placement.kind {
         PlacementKind::Hardlink => placement.target.as_deref().and_then(|target| {
             package
                 .placements
                 .iter()
                 .find(|other| other.shipped_path == target)
-                .and_then(|other| other.digest.clone())
-        }),
-        _ => placement.digest.clone(),
-    };
-    let target = match placement.kind {
-        PlacementKind::Hardlink => placement.target.as_deref().map(|target| {
-            package
-                .placements
-                .iter()
-                .find(|other| other.shipped_path == target)
-                .map_or_else(|| target.to_owned(), |other| other.path.clone())
-        }),
-        _ => placement.target.clone(),
-    };
-    // A hardlink shares its target's inode, so it has the target's mode.
-    let mode = match placement.kind {
-        PlacementKind::Hardlink => placement.target.as_deref().and_then(|target| {
-            package
-                .placements
-                .iter()
-                .find(|other| other.shipped_path == target)
-                .map(|other| other.mode)
         }),
         _ => None,
-    }
-    .unwrap_or(placement.mode);
+    };
+    let (digest, mode, capabilities) = match (placement.kind, linked) {
+        (PlacementKind::Hardlink, linked) => (
+            linked.and_then(|other| other.digest.clone()),
+            linked.map_or(placement.mode, |other| other.mode),
+            linked.and_then(|other| other.capabilities.clone()),
+        ),
+        _ => (
+            placement.digest.clone(),
+            placement.mode,
+            placement.capabilities.clone(),
+        ),
+    };
+    let target = match placement.kind {
+        PlacementKind::Hardlink => placement
+            .target
+            .as_ref()
+            .map(|target| linked.map_or_else(|| target.clone(), |other| other.path.clone())),
+        _ => placement.target.clone(),
+    };
     FileRecord {
         path: placement.path.clone(),
         kind,
+        capabilities,
         mode: mode & 0o7777,
         owner: placement.owner.clone(),
         group: placement.group.clone(),

@@ -1,9 +1,11 @@
 //! `check`: the installed state on disk against the database, like `rpm -V`:
-//! missing paths, type changes, mode drift, content digests, symlink targets.
+//! missing paths, type changes, mode drift, file capabilities, content
+//! digests, symlink targets.
 
 use crate::root::Root;
 use crate::EngineError;
 use pkgward_db::{Database, FileKind, PackageStatus};
+use pkgward_package::file_capabilities::FileCapabilities;
 use rustix::fs::FileType;
 use serde::Serialize;
 
@@ -12,7 +14,8 @@ use serde::Serialize;
 pub struct Drift {
     pub package: String,
     pub path: String,
-    /// `missing`, `type`, `mode`, `digest`, `target` or `conffile-modified`.
+    /// `missing`, `type`, `mode`, `capabilities`, `digest`, `target` or
+    /// `conffile-modified`.
     pub kind: &'static str,
     pub detail: String,
 }
@@ -96,7 +99,36 @@ pub fn verify(
                     format!("mode {mode:04o}, recorded {:04o}", file.mode),
                 );
             }
-            let digest = root.file_digest(&file.path)?;
+            // One open for both the attribute and the content.
+            let Some(mut opened) = root.open_regular_file(&file.path)? else {
+                drift(&file.path, "missing", "file is missing".to_owned());
+                continue;
+            };
+            let capabilities = crate::file_capabilities::read_from(&opened, &file.path)?;
+            let recorded = file
+                .capabilities
+                .as_deref()
+                .and_then(|text| FileCapabilities::parse(text).ok());
+            if capabilities != recorded {
+                let describe = |capabilities: Option<FileCapabilities>| {
+                    capabilities.map_or_else(|| "none".to_owned(), |c| format!("`{c}`"))
+                };
+                drift(
+                    &file.path,
+                    "capabilities",
+                    format!(
+                        "file capabilities {}, recorded {}",
+                        describe(capabilities),
+                        describe(recorded)
+                    ),
+                );
+            }
+            let digest = crate::digest::sha256_of_reader(&mut opened)
+                .map(Some)
+                .map_err(|error| EngineError::Read {
+                    path: file.path.clone(),
+                    source: error,
+                })?;
             let reference = if file.conffile {
                 file.conffile_original_digest.as_ref()
             } else {

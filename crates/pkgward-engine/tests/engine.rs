@@ -124,6 +124,7 @@ fn package_plan(
                 digest: (entry.kind == PlacementKind::File).then(|| sha256(&entry.data)),
                 conffile: None,
                 conffile_original_digest: None,
+                capabilities: None,
             })
             .collect(),
         obsolete_files: vec![],

@@ -5,6 +5,7 @@
 //! - `deb`: the streaming `.deb` reader; `rpm`: the streaming `.rpm` reader;
 //!   `artifact`: picks one by the file's magic bytes.
 //! - [`rpm_version`]: rpm version ordering (`rpmvercmp`).
+//! - [`file_capabilities`]: file capabilities, text form and `security.capability` bytes.
 //!
 //! Architecture Invariant: this crate only reads. It opens the artifact it is
 //! given and nothing else; it never creates files, never unpacks, never runs
@@ -13,6 +14,7 @@
 pub mod artifact;
 pub mod deb;
 pub mod deb_builder;
+pub mod file_capabilities;
 pub mod model;
 pub mod rpm;
 #[cfg(feature = "rpm-builder")]

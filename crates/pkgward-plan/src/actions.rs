@@ -1221,6 +1221,9 @@ mod tests {
         fn setuid(&self, _: &Package, _: &str, path: &str) -> PlannedDecision {
             decision(!self.deny.contains(&path))
         }
+        fn file_capabilities(&self, _: &Package, _: &str, path: &str, _: u64) -> PlannedDecision {
+            decision(!self.deny.contains(&path))
+        }
         fn scripts(&self, _: &Package, _: &str, _: pkgward_policy::ScriptMode) -> PlannedDecision {
             decision(true)
         }

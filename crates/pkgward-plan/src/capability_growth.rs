@@ -9,11 +9,12 @@
 //! (the recorded one comes from the `footprints` table). Growth is, field by
 //! field, every element of the new footprint the old one does not cover:
 //!
-//! - `guarded`, `setuid`, `users`, `groups`, `services`, `scripts`: covered
+//! - `guarded`, `setuid`, `file_capabilities`, `users`, `groups`,
+//!   `services`, `scripts`: covered
 //!   when the old list has an element that structurally covers it — the same
 //!   rule attestations use (`pkgward_attest::coverage::json_covers`). So a
 //!   new guarded location, a new path inside a guarded location, a new
-//!   setuid path or mode, a new user/group (or a changed id / `uid_zero`), a
+//!   setuid path or mode, new or changed file capabilities, a new user/group (or a changed id / `uid_zero`), a
 //!   new service or run-as user or privilege note, and a new maintainer
 //!   script are growth. The `source` of a declaration (which file declared
 //!   it) is left out of the comparison: moving a declaration is not growth.
@@ -230,6 +231,11 @@ pub fn growth(old: &Value, new: &Value) -> Vec<String> {
         let text = |key: &str| element.get(key).and_then(Value::as_str).unwrap_or("?");
         match field {
             "setuid" => format!("setuid `{}` ({})", text("path"), text("mode")),
+            "file_capabilities" => format!(
+                "file capabilities `{}` on `{}`",
+                text("capabilities"),
+                text("path")
+            ),
             "users" => format!("user `{}` (id `{}`)", text("name"), text("id")),
             "groups" => format!("group `{}` ({})", text("name"), text("how")),
             "services" => format!(
@@ -243,7 +249,14 @@ pub fn growth(old: &Value, new: &Value) -> Vec<String> {
             _ => format!("maintainer script `{}`", element.as_str().unwrap_or("?")),
         }
     };
-    for field in ["setuid", "users", "groups", "services", "scripts"] {
+    for field in [
+        "setuid",
+        "file_capabilities",
+        "users",
+        "groups",
+        "services",
+        "scripts",
+    ] {
         let old_list = Value::Array(list(old, field).iter().map(without_source).collect());
         for element in list(new, field) {
             if !covered(&old_list, &without_source(&element)) {
@@ -313,6 +326,7 @@ mod tests {
             {"id": "sudoers", "class": "privilege", "paths": ["/etc/sudoers.d/foo"]},
         ]);
         new["setuid"] = json!([{"path": "/usr/bin/foo", "mode": "4755"}]);
+        new["file_capabilities"] = json!([{"path": "/usr/bin/bar", "capabilities": "cap_net_raw=ep", "source": "FILECAPS"}]);
         new["users"][0]["uid_zero"] = json!(true);
         new["services"] =
             json!([{"unit": "foo.service", "runs_as": "root", "source": "x", "notes": []}]);
@@ -323,6 +337,7 @@ mod tests {
                 "guarded location `cron` (autoexec): path `/etc/cron.d/bar`",
                 "guarded location `sudoers` (privilege)",
                 "setuid `/usr/bin/foo` (4755)",
+                "file capabilities `cap_net_raw=ep` on `/usr/bin/bar`",
                 "user `foo` (id `-`)",
                 "service `foo.service` running as `root`",
                 "maintainer script `preinst`",

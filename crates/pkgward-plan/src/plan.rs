@@ -171,6 +171,10 @@ pub struct Placement {
     /// For conffiles whose administrator copy is kept: the digest pkgward
     /// last installed there, still the reference for "modified" next time.
     pub conffile_original_digest: Option<String>,
+    /// File capabilities to give the file (canonical text, `cap_net_raw=ep`),
+    /// present only when the policy granted every one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<String>,
 }
 
 /// dpkg's conffile handling, decided from the recorded and on-disk digests.
@@ -440,8 +444,20 @@ impl Plan {
                     }
                 );
             }
+            for placement in &package.placements {
+                if let Some(capabilities) = &placement.capabilities {
+                    let _ = writeln!(
+                        text,
+                        "  file capabilities: {} {capabilities}",
+                        placement.path
+                    );
+                }
+            }
             for action in &package.actions {
                 let _ = writeln!(text, "  action: {action}");
+            }
+            for notice in &package.notices {
+                let _ = writeln!(text, "  notice: {notice}");
             }
             for symlink in &package.stale_links {
                 let _ = writeln!(

@@ -59,6 +59,15 @@ pub trait Judge {
     fn place(&self, package: &Package, repo: &str, path: &str, kind: EntryKind) -> PlannedDecision;
     /// May `package` keep setuid/setgid bits on `path`?
     fn setuid(&self, package: &Package, repo: &str, path: &str) -> PlannedDecision;
+    /// May the file `package` places at `path` carry the file capabilities
+    /// in `capabilities` (a mask of capability numbers)?
+    fn file_capabilities(
+        &self,
+        package: &Package,
+        repo: &str,
+        path: &str,
+        capabilities: u64,
+    ) -> PlannedDecision;
     /// May `package`'s maintainer scripts run in `mode` (the most any of its
     /// scripts needs; `none` when every script is fully declarative)?
     fn scripts(
@@ -383,6 +392,33 @@ fn plan_package<'a>(
         .iter()
         .map(|entry| (entry.path.as_str(), entry.sha256.as_ref()))
         .collect();
+    let capability_requests =
+        pkgward_policy::file_capabilities::requested_file_capabilities(package);
+    let mut notices = Vec::new();
+    for unusable in &capability_requests.unusable {
+        let item = format!(
+            "file capabilities `{}` on `{}` ({})",
+            unusable.text, unusable.path, unusable.source
+        );
+        if unusable.refuses {
+            problems.push(Problem::Denied {
+                package: package.name.clone(),
+                item,
+                because: unusable.reason.clone(),
+                hint: Some("the package must name capabilities as libcap does (`cap_net_raw+ep`); this cannot be granted".to_owned()),
+            });
+        } else {
+            notices.push(format!("{}: {item}: {}", package.name, unusable.reason));
+        }
+    }
+    let capabilities_of: HashMap<
+        &str,
+        &pkgward_policy::file_capabilities::RequestedFileCapabilities,
+    > = capability_requests
+        .requested
+        .iter()
+        .map(|requested| (requested.path.as_str(), requested))
+        .collect();
     let mut placements = Vec::new();
     for (entry, resolved) in package.entries.iter().zip(&request.resolved) {
         let path = match resolved {
@@ -434,6 +470,37 @@ fn plan_package<'a>(
                         ..decision
                     },
                 ),
+            );
+        }
+        let mut capabilities = None;
+        if let Some(requested) = capabilities_of.get(entry.path.as_str()) {
+            let text = requested.capabilities.to_string();
+            let decision = judge.file_capabilities(
+                package,
+                &request.repo,
+                &path,
+                requested.capabilities.requested(),
+            );
+            let item = format!(
+                "file capabilities `{text}` on `{path}` ({})",
+                requested.source
+            );
+            if allowed(&decision) {
+                capabilities = Some(text);
+            } else {
+                // Refused, not stripped: rpm and setcap users expect the
+                // capabilities, and a binary without them fails at run time
+                // in ways that are hard to trace back to the install.
+                problems.push(Problem::Denied {
+                    package: package.name.clone(),
+                    item: item.clone(),
+                    because: decision.because.clone(),
+                    hint: decision.hint.clone(),
+                });
+            }
+            decisions.insert(
+                ("file-capabilities".to_owned(), path.clone()),
+                (1, PlannedDecision { item, ..decision }),
             );
         }
         if entry.kind != EntryKind::Dir {
@@ -491,6 +558,7 @@ fn plan_package<'a>(
             },
             conffile,
             conffile_original_digest,
+            capabilities,
         });
     }
     let directories = crate::maintainer_scripts::package_directories(
@@ -544,22 +612,25 @@ fn plan_package<'a>(
         scripts: scripts_plan.scripts,
         script_writable_paths: scripts_plan.writable_paths,
         decisions,
-        notices: previous
-            .filter(|previous| package.version < previous.version)
-            .map(|previous| {
-                format!(
-                    "downgrading `{}` from {} to {} ({} version ordering)",
-                    package.name,
-                    previous.version,
-                    package.version,
-                    match package.format {
-                        pkgward_package::Format::Deb => "dpkg",
-                        pkgward_package::Format::Rpm => "rpm",
-                    }
-                )
-            })
-            .into_iter()
-            .collect(),
+        notices: {
+            notices.extend(
+                previous
+                    .filter(|previous| package.version < previous.version)
+                    .map(|previous| {
+                        format!(
+                            "downgrading `{}` from {} to {} ({} version ordering)",
+                            package.name,
+                            previous.version,
+                            package.version,
+                            match package.format {
+                                pkgward_package::Format::Deb => "dpkg",
+                                pkgward_package::Format::Rpm => "rpm",
+                            }
+                        )
+                    }),
+            );
+            notices
+        },
         footprint: None,
         actions: vec![],
         stale_links: vec![],
@@ -835,6 +906,10 @@ mod tests {
         fn setuid(&self, _: &Package, _: &str, _: &str) -> PlannedDecision {
             decision(self.allow_setuid, "test.toml:3 setuid")
         }
+        // The same switch as setuid: both are privilege on a file.
+        fn file_capabilities(&self, _: &Package, _: &str, _: &str, _: u64) -> PlannedDecision {
+            decision(self.allow_setuid, "test.toml:5 file-capabilities")
+        }
         fn scripts(
             &self,
             _: &Package,
@@ -1098,6 +1173,58 @@ mod tests {
                 .problems
                 .len(),
             1
+        );
+    }
+
+    #[test]
+    fn file_capabilities_are_refused_without_a_grant_and_carried_with_one() {
+        let mut ping = package("ping", "1", &[], &[("/usr/ping", "p"), ("/usr/other", "o")]);
+        ping.fields.push((
+            "File-Capabilities".to_owned(),
+            "/usr/ping cap_net_raw=ep".to_owned(),
+        ));
+        ping.scripts = vec![Script {
+            name: ScriptName::Postinst,
+            interpreter: Some("/bin/sh".into()),
+            bytes: b"#!/bin/sh\nset -e\nsetcap cap_net_bind_service+ep /usr/other\nsetcap cap_kill+ep /usr/missing\n".to_vec(),
+        }];
+        let plan = plan_install(&Snapshot::default(), &[request(&ping)], &ALLOW);
+        let texts: Vec<String> = plan.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        assert!(
+            texts[0].contains("file capabilities `cap_net_raw=ep` on `/usr/ping` (FILECAPS) denied by test.toml:5 file-capabilities"),
+            "{texts:?}"
+        );
+        assert!(
+            texts[1].contains(
+                "file capabilities `cap_net_bind_service=ep` on `/usr/other` (postinst: setcap)"
+            ),
+            "{texts:?}"
+        );
+        let granting = TestJudge {
+            deny_prefix: None,
+            allow_setuid: true,
+            allow_scripts: true,
+        };
+        let plan = plan_install(&Snapshot::default(), &[request(&ping)], &granting);
+        assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+        let capabilities: Vec<(&str, Option<&str>)> = plan.packages[0]
+            .placements
+            .iter()
+            .filter(|placement| placement.kind == PlacementKind::File)
+            .map(|placement| (placement.path.as_str(), placement.capabilities.as_deref()))
+            .collect();
+        assert_eq!(
+            capabilities,
+            vec![
+                ("/usr/ping", Some("cap_net_raw=ep")),
+                ("/usr/other", Some("cap_net_bind_service=ep")),
+            ]
+        );
+        // A setcap on a path the package does not ship is reported, not done.
+        assert_eq!(
+            plan.packages[0].notices,
+            vec!["ping: file capabilities `cap_kill+ep` on `/usr/missing` (postinst: setcap): not a regular file this package ships: not carried out".to_owned()]
         );
     }
 

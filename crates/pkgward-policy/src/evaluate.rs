@@ -8,14 +8,22 @@
 //! [`Request`]s. Every [`Decision`] carries its [`Provenance`].
 
 use crate::catalog::{builtin_locations, unmerged_variants, GuardedClass, GuardedLocation};
-use crate::model::{Capabilities, GuardedName, Located, Origin, Policy, ScriptMode, Selector};
+use crate::model::{
+    Capabilities, FileCapabilityRule, GuardedName, Located, Origin, Policy, ScriptMode, Selector,
+};
 use crate::path::{resolve, resolve_borrowed, AliasTable, PathError};
 use crate::pattern::{split_path, with_path_key, NameGlob, PathKey, PathPattern, PatternSet};
 use crate::version::Version;
+use pkgward_package::file_capabilities::capability_names;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
+
+/// `cap_net_admin,cap_net_raw`: the names in a capability mask.
+pub fn capability_list(mask: u64) -> String {
+    capability_names(mask).join(",")
+}
 
 /// The package a decision is about.
 #[derive(Debug, Clone, Copy)]
@@ -39,8 +47,12 @@ pub struct InstalledOwner {
 pub enum Request<'a> {
     /// Place a file, symlink or hardlink at `path`.
     Place { path: &'a str },
-    /// Keep setuid/setgid bits (or file capabilities) on `path`.
+    /// Keep setuid/setgid bits on `path`.
     Setuid { path: &'a str },
+    /// Give the file at `path` these file capabilities (a mask of
+    /// capability numbers, permitted ∪ inheritable:
+    /// [`pkgward_package::file_capabilities::FileCapabilities::requested`]).
+    FileCapabilities { path: &'a str, capabilities: u64 },
     /// Create (or use) a user; `uid_zero` when the declaration asks uid 0.
     User { name: &'a str, uid_zero: bool },
     /// Create a group or join one.
@@ -61,6 +73,11 @@ impl fmt::Display for Request<'_> {
         match self {
             Self::Place { path } => write!(formatter, "place `{path}`"),
             Self::Setuid { path } => write!(formatter, "setuid `{path}`"),
+            Self::FileCapabilities { path, capabilities } => write!(
+                formatter,
+                "file capabilities `{}` on `{path}`",
+                capability_list(*capabilities)
+            ),
             Self::User {
                 name,
                 uid_zero: false,
@@ -392,7 +409,14 @@ struct CompiledLayer {
     groups: Vec<NameRule>,
     services: Vec<NameRule>,
     setuid: PatternSet<PathRule>,
+    file_capabilities: PatternSet<FileCapabilityPathRule>,
     scripts: Option<Located<ScriptMode>>,
+}
+
+#[derive(Debug, Clone)]
+struct FileCapabilityPathRule {
+    rule: FileCapabilityRule,
+    origin: Origin,
 }
 
 impl CompiledLayer {
@@ -425,6 +449,25 @@ impl CompiledLayer {
                     PathRule {
                         owner,
                         origin: path.origin.clone(),
+                    },
+                );
+            }
+        }
+        for item in &capabilities.file_capabilities {
+            let text = if item.value.path == "*" {
+                "/**".to_owned()
+            } else {
+                expand(&item.value.path)
+            };
+            if let Ok(pattern) = PathPattern::parse(&text) {
+                self.file_capabilities.push(
+                    pattern,
+                    FileCapabilityPathRule {
+                        rule: FileCapabilityRule {
+                            path: expand(&item.value.path),
+                            ..item.value.clone()
+                        },
+                        origin: item.origin.clone(),
                     },
                 );
             }
@@ -726,6 +769,9 @@ impl SubjectPolicy<'_> {
         let kind = match *request {
             Request::Place { path } => self.judge_place(path),
             Request::Setuid { path } => JudgementKind::Decided(self.decide_setuid(path)),
+            Request::FileCapabilities { path, capabilities } => {
+                JudgementKind::Decided(self.decide_file_capabilities(path, capabilities))
+            }
             Request::User { name, uid_zero } => {
                 JudgementKind::Decided(self.decide_name(NameKind::User, name, uid_zero))
             }
@@ -957,16 +1003,22 @@ impl SubjectPolicy<'_> {
         )
     }
 
+    /// `raw_path` canonicalised with the aliases, or the refusal of a path
+    /// that cannot be (which no grant can lift).
+    fn canonical_or_refusal(&self, raw_path: &str) -> Result<String, Box<Decision>> {
+        resolve(raw_path, &self.compiled.aliases).map_err(|error| {
+            Box::new(Self::decision(
+                Verdict::Deny,
+                Provenance::nowhere(Layer::Canonical, "<path rules>", error.to_string()),
+                None,
+            ))
+        })
+    }
+
     fn decide_setuid(&self, raw_path: &str) -> Decision {
-        let path = match resolve(raw_path, &self.compiled.aliases) {
+        let path = match self.canonical_or_refusal(raw_path) {
             Ok(path) => path,
-            Err(error) => {
-                return Self::decision(
-                    Verdict::Deny,
-                    Provenance::nowhere(Layer::Canonical, "<path rules>", error.to_string()),
-                    None,
-                )
-            }
+            Err(refusal) => return *refusal,
         };
         let components = split_path(&path);
         let name = &self.subject_name;
@@ -1038,6 +1090,140 @@ impl SubjectPolicy<'_> {
                     format!("no grant for `{name}` in repo `{}` lets `{path}` keep its setuid/setgid bits", self.repo),
                 ),
                 Some(format!("grant it: `[[grant]] package = \"{name}\" setuid = [\"{path}\"]` (without it the bits are stripped)")),
+            )
+        };
+        decision.canonical_path = Some(path);
+        decision
+    }
+
+    /// The rules of `set` whose path matches `path`, with what each covers.
+    fn file_capability_rules<'l>(
+        set: &'l PatternSet<FileCapabilityPathRule>,
+        path: &str,
+        star_covers_root: bool,
+    ) -> impl Iterator<Item = (&'l FileCapabilityPathRule, u64)> + 'l {
+        let path = path.to_owned();
+        set.iter()
+            .filter(move |(pattern, _)| pattern.is_match(&path))
+            .map(move |(_, rule)| (rule, rule.rule.covered(star_covers_root)))
+    }
+
+    /// File capabilities: every requested capability must be covered by a
+    /// grant and by the ceiling (or by an allow override), and no deny
+    /// override may cover any of them. `*` in a grant or an allow override
+    /// covers no root-equivalent capability; in a ceiling (a bound) and a
+    /// deny override it covers all.
+    fn decide_file_capabilities(&self, raw_path: &str, requested: u64) -> Decision {
+        let path = match self.canonical_or_refusal(raw_path) {
+            Ok(path) => path,
+            Err(refusal) => return *refusal,
+        };
+        let name = &self.subject_name;
+        let wanted = capability_list(requested);
+        let union = |set: &PatternSet<FileCapabilityPathRule>, star_covers_root: bool| {
+            Self::file_capability_rules(set, &path, star_covers_root)
+                .fold(0, |all, (_, covered)| all | covered)
+        };
+        let contributing = |set: &PatternSet<FileCapabilityPathRule>| {
+            Self::file_capability_rules(set, &path, false)
+                .find(|(_, covered)| covered & requested != 0)
+                .map(|(rule, _)| rule.clone())
+        };
+        let (allowed_by_override, granted, ceiling) = (
+            union(&self.allow.file_capabilities, false),
+            union(&self.grants.file_capabilities, false),
+            // Ceilings are bounds, as for users: `*` there covers
+            // root-equivalent capabilities too; a grant must still name them.
+            union(&self.ceiling.file_capabilities, self.ceiling_is_bound),
+        );
+        let missing = requested & !((granted & ceiling) | allowed_by_override);
+        // Only worth saying when a `*` grant would have covered them.
+        let starred = union(&self.grants.file_capabilities, true) & !granted;
+        let root_note = if missing & starred != 0 {
+            format!(
+                " (`*` never covers root-equivalent capabilities such as `{}`: they are granted by name)",
+                capability_names(missing & starred).join("`, `")
+            )
+        } else {
+            String::new()
+        };
+        let mut decision = if let Some((rule, covered)) =
+            Self::file_capability_rules(&self.deny.file_capabilities, &path, true)
+                .find(|(_, covered)| covered & requested != 0)
+        {
+            Self::decision(
+                Verdict::Forbid,
+                Provenance::at(
+                    Layer::Override,
+                    &rule.origin,
+                    format!(
+                        "deny override file-capabilities `{}` covers `{}` on `{path}`",
+                        rule.rule,
+                        capability_list(covered & requested)
+                    ),
+                ),
+                None,
+            )
+        } else if missing == 0 {
+            let (layer, rule) = match contributing(&self.grants.file_capabilities)
+                .filter(|_| requested & !(granted & ceiling) == 0)
+            {
+                Some(rule) => (Layer::Grant, rule),
+                None => (
+                    Layer::Override,
+                    contributing(&self.allow.file_capabilities).expect("an override covers it"),
+                ),
+            };
+            let what = if layer == Layer::Grant {
+                "grant"
+            } else {
+                "allow override"
+            };
+            Self::decision(
+                Verdict::Allow,
+                Provenance::at(
+                    layer,
+                    &rule.origin,
+                    format!(
+                        "file-capabilities {what} `{}` covers `{wanted}` on `{path}`",
+                        rule.rule
+                    ),
+                ),
+                None,
+            )
+        } else if missing & !granted == 0 {
+            let rule = contributing(&self.grants.file_capabilities).expect("a grant covers it");
+            let lacking = capability_list(missing);
+            Self::decision(
+                Verdict::Deny,
+                Provenance::at(
+                    Layer::Ceiling,
+                    &self.ceiling_origin,
+                    format!(
+                        "file-capabilities grant `{}` at {} allows `{lacking}` on `{path}`, but the ceiling of repo `{}` does not",
+                        rule.rule, rule.origin, self.repo
+                    ),
+                ),
+                Some(format!(
+                    "the administrator can add `\"{path}={lacking}\"` to `ceiling.file-capabilities` of repo `{}` at {}",
+                    self.repo, self.ceiling_origin
+                )),
+            )
+        } else {
+            Self::decision(
+                Verdict::Deny,
+                Provenance::nowhere(
+                    Layer::Grant,
+                    &self.grants_file,
+                    format!(
+                        "no grant for `{name}` in repo `{}` gives `{path}` the file capabilities `{}`{root_note}",
+                        self.repo,
+                        capability_list(missing)
+                    ),
+                ),
+                Some(format!(
+                    "grant it: `[[grant]] package = \"{name}\" file-capabilities = [\"{path}={wanted}\"]` (without it the package is refused)"
+                )),
             )
         };
         decision.canonical_path = Some(path);

@@ -6,12 +6,15 @@
 //! from their bytes, which the caller extracts (this crate reads no files):
 //! see [`is_declaration_path`]. The parsers here are deliberately small —
 //! enough to know which users, groups and run-as users a package asks for;
-//! the full content checkers live in `pkgward-actions`.
+//! the full content checkers live in `pkgward-actions`. File capabilities
+//! come from [`crate::file_capabilities`], which uses the script classifier
+//! of `pkgward-actions` to find `setcap` in maintainer scripts.
 
 use crate::evaluate::CompiledPolicy;
 use crate::model::{Policy, ScriptMode};
 use crate::path::{find_twins, resolve, AliasTable};
 use crate::pattern::PathPattern;
+use pkgward_package::file_capabilities::{capability_names, FileCapabilities};
 use pkgward_package::model::{EntryKind, Package};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -37,6 +40,18 @@ pub struct SetuidEntry {
     pub path: String,
     /// Octal permission bits, e.g. `4755`.
     pub mode: String,
+}
+
+/// A file the package wants file capabilities on (rpm `FILECAPS`, or a
+/// `setcap` in its `preinst`/`postinst` on a file it ships).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileCapabilityEntry {
+    /// The canonical path (after aliases), as for `setuid`.
+    pub path: String,
+    /// The canonical text form, `cap_net_raw=ep`.
+    pub capabilities: String,
+    /// `FILECAPS` or `postinst: setcap`.
+    pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -79,6 +94,10 @@ pub struct Footprint {
     pub paths: Vec<String>,
     pub guarded: Vec<GuardedUse>,
     pub setuid: Vec<SetuidEntry>,
+    /// Left out of the JSON when empty, so footprints recorded and attested
+    /// before file capabilities were judged still cover a package without any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub file_capabilities: Vec<FileCapabilityEntry>,
     pub users: Vec<DeclaredUser>,
     pub groups: Vec<DeclaredGroup>,
     pub services: Vec<DeclaredService>,
@@ -489,6 +508,17 @@ pub fn footprint_with(
             });
         }
     }
+    let file_capabilities = crate::file_capabilities::requested_file_capabilities(package)
+        .requested
+        .into_iter()
+        .filter_map(|requested| {
+            Some(FileCapabilityEntry {
+                path: resolve(&requested.path, compiled.aliases()).ok()?,
+                capabilities: requested.capabilities.to_string(),
+                source: requested.source,
+            })
+        })
+        .collect();
     Footprint {
         package: package.name.clone(),
         version: package.version.to_string(),
@@ -497,6 +527,7 @@ pub fn footprint_with(
         paths,
         guarded: guarded.into_values().collect(),
         setuid,
+        file_capabilities,
         users,
         groups,
         services,
@@ -604,7 +635,7 @@ impl Footprint {
 
     /// A least-privilege `[[grant]]` for exactly this package version:
     /// the compressed paths, guarded paths listed exactly (an exact path
-    /// names its location), setuid entries, users, groups, services and
+    /// names its location), setuid entries, file capabilities, users, groups, services and
     /// `scripts = "sandboxed"` when there are scripts.
     pub fn suggested_grant(&self) -> String {
         self.suggested_grant_with(true)
@@ -651,6 +682,25 @@ impl Footprint {
         if !setuid.is_empty() {
             let _ = writeln!(text, "setuid = {}", toml_list(&setuid));
         }
+        let file_capabilities: Vec<String> = self
+            .file_capabilities
+            .iter()
+            .filter_map(|entry| {
+                let parsed = FileCapabilities::parse(&entry.capabilities).ok()?;
+                Some(format!(
+                    "{}={}",
+                    entry.path,
+                    capability_names(parsed.requested()).join(",")
+                ))
+            })
+            .collect();
+        if !file_capabilities.is_empty() {
+            let _ = writeln!(
+                text,
+                "file-capabilities = {}",
+                toml_list(&file_capabilities)
+            );
+        }
         let users = self.needed_users();
         if !users.is_empty() {
             let _ = writeln!(text, "users = {}", toml_list(&users));
@@ -689,6 +739,7 @@ impl Footprint {
         }
         if paths.is_empty()
             && setuid.is_empty()
+            && file_capabilities.is_empty()
             && users.is_empty()
             && self.services.is_empty()
             && self.scripts.is_empty()

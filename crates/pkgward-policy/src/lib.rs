@@ -14,6 +14,7 @@
 
 pub mod catalog;
 pub mod evaluate;
+pub mod file_capabilities;
 pub mod footprint;
 pub mod model;
 pub mod parse;

@@ -98,6 +98,8 @@ pub struct Capabilities {
     pub services: Vec<Located<String>>,
     /// Path patterns of files that may keep setuid/setgid bits; `*` = any.
     pub setuid: Vec<Located<String>>,
+    /// `PATTERN=CAPS`: which file capabilities files at PATTERN may carry.
+    pub file_capabilities: Vec<Located<FileCapabilityRule>>,
     pub scripts: Option<Located<ScriptMode>>,
 }
 
@@ -109,7 +111,51 @@ impl Capabilities {
             && self.groups.is_empty()
             && self.services.is_empty()
             && self.setuid.is_empty()
+            && self.file_capabilities.is_empty()
             && self.scripts.is_none()
+    }
+}
+
+/// One item of a `file-capabilities` list: `/usr/bin/ping=cap_net_raw`,
+/// `/usr/lib/x/*=cap_net_bind_service,cap_net_raw`, `*=*`.
+///
+/// The path part is a path pattern (or `*`, any path, as for `setuid`). The
+/// capability part is a comma list of libcap names and/or `*`. In a grant
+/// or an allow override, `*` stands for every capability *except* the
+/// root-equivalent ones ([`pkgward_package::file_capabilities::ROOT_EQUIVALENT`]),
+/// which must be written by name; in a ceiling (a bound, as `*` in a
+/// ceiling's `users` covers `root`) and in a deny override (denying more is
+/// always safe) `*` is every capability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileCapabilityRule {
+    /// A path pattern, or `*` for any path.
+    pub path: String,
+    /// The capabilities written by name, as a mask.
+    pub named: u64,
+    /// Whether the list holds `*`.
+    pub star: bool,
+}
+
+impl FileCapabilityRule {
+    /// The capabilities this rule covers; `star_covers_root` for ceilings and deny rules.
+    pub fn covered(&self, star_covers_root: bool) -> u64 {
+        use pkgward_package::file_capabilities::{root_equivalent_mask, ALL_CAPABILITIES};
+        let star = match (self.star, star_covers_root) {
+            (false, _) => 0,
+            (true, true) => ALL_CAPABILITIES,
+            (true, false) => ALL_CAPABILITIES & !root_equivalent_mask(),
+        };
+        self.named | star
+    }
+}
+
+impl fmt::Display for FileCapabilityRule {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names = pkgward_package::file_capabilities::capability_names(self.named);
+        if self.star {
+            names.insert(0, "*");
+        }
+        write!(formatter, "{}={}", self.path, names.join(","))
     }
 }
 

@@ -6,9 +6,9 @@
 
 use crate::catalog::{GuardedClass, CATALOG};
 use crate::model::{
-    Capabilities, CapabilityGrowth, Delegation, ExtraGuarded, Grant, GuardedName, Located, Origin,
-    Override, Policy, Repo, SandboxMissing, SandboxRequirement, SandboxRule, ScriptMode, Selector,
-    Verifiers, VersionConstraint, VersionOperator,
+    Capabilities, CapabilityGrowth, Delegation, ExtraGuarded, FileCapabilityRule, Grant,
+    GuardedName, Located, Origin, Override, Policy, Repo, SandboxMissing, SandboxRequirement,
+    SandboxRule, ScriptMode, Selector, Verifiers, VersionConstraint, VersionOperator,
 };
 use crate::pattern::{validate_path_pattern, NameGlob, PathPattern};
 use crate::version::Version;
@@ -115,6 +115,8 @@ struct RawCapabilities {
     services: Vec<Text>,
     #[serde(default)]
     setuid: Vec<Text>,
+    #[serde(default, rename = "file-capabilities")]
+    file_capabilities: Vec<Text>,
     scripts: Option<Text>,
 }
 
@@ -175,6 +177,8 @@ struct RawGrant {
     services: Vec<Text>,
     #[serde(default)]
     setuid: Vec<Text>,
+    #[serde(default, rename = "file-capabilities")]
+    file_capabilities: Vec<Text>,
     scripts: Option<Text>,
 }
 
@@ -281,6 +285,67 @@ impl FileContext<'_> {
         result
     }
 
+    /// `PATTERN=CAPS` items of a `file-capabilities` list.
+    fn file_capability_rules(&mut self, items: &[Text]) -> Vec<Located<FileCapabilityRule>> {
+        const EXAMPLE: &str = "write `PATH=CAPS`, e.g. `/usr/bin/ping=cap_net_raw` or `/usr/lib/{name}/*=cap_net_bind_service,cap_net_raw`; `*` in CAPS covers every capability but the root-equivalent ones, which must be named";
+        let mut result = Vec::new();
+        for item in items {
+            let text = item.get_ref();
+            let Some((path, list)) = text.rsplit_once('=') else {
+                self.error(
+                    &item.span(),
+                    format!("file capability rule `{text}` has no `=`"),
+                    Some(EXAMPLE.to_owned()),
+                );
+                continue;
+            };
+            if path != "*" {
+                if let Err(error) = validate_path_pattern(path) {
+                    self.error(
+                        &item.span(),
+                        format!("bad file-capabilities pattern: {error}"),
+                        Some(EXAMPLE.to_owned()),
+                    );
+                    continue;
+                }
+            }
+            let mut rule = FileCapabilityRule {
+                path: path.to_owned(),
+                named: 0,
+                star: false,
+            };
+            if list.trim().is_empty() {
+                self.error(
+                    &item.span(),
+                    format!("file capability rule `{text}` names no capability"),
+                    Some(EXAMPLE.to_owned()),
+                );
+                continue;
+            }
+            let mut valid = true;
+            for name in list.split(',').map(str::trim) {
+                if name == "*" {
+                    rule.star = true;
+                } else if let Some(number) =
+                    pkgward_package::file_capabilities::capability_number(name)
+                {
+                    rule.named |= 1 << number;
+                } else {
+                    self.error(
+                        &item.span(),
+                        format!("unknown capability `{name}` in `{text}`"),
+                        Some("capabilities are libcap names such as `cap_net_raw`, `cap_net_bind_service` (capabilities(7)), or `*`".to_owned()),
+                    );
+                    valid = false;
+                }
+            }
+            if valid {
+                result.push(self.located(item, rule));
+            }
+        }
+        result
+    }
+
     fn name_globs(&mut self, what: &str, items: &[Text]) -> Vec<Located<String>> {
         let mut result = Vec::new();
         for item in items {
@@ -358,6 +423,7 @@ impl FileContext<'_> {
             groups: self.name_globs("group", &raw.groups),
             services: self.name_globs("service", &raw.services),
             setuid: self.path_patterns("setuid", &raw.setuid, true),
+            file_capabilities: self.file_capability_rules(&raw.file_capabilities),
             scripts: self.script_mode(raw.scripts.as_ref()),
         }
     }
@@ -704,6 +770,7 @@ pub fn load(input: &PolicyInput<'_>) -> Result<Policy, PolicyErrors> {
                     groups: raw.groups.clone(),
                     services: raw.services.clone(),
                     setuid: raw.setuid.clone(),
+                    file_capabilities: raw.file_capabilities.clone(),
                     scripts: raw.scripts.clone(),
                 },
                 &known_ids,

@@ -7,6 +7,7 @@ use crate::evaluate::{
 };
 use crate::footprint::{footprint_with, DeclarationFile, Footprint};
 use crate::model::ScriptMode;
+use pkgward_package::file_capabilities::FileCapabilities;
 use pkgward_package::model::{EntryKind, Package};
 use serde::Serialize;
 use std::fmt;
@@ -22,6 +23,11 @@ pub enum Item {
     Setuid {
         path: String,
         mode: String,
+    },
+    FileCapabilities {
+        path: String,
+        capabilities: String,
+        source: String,
     },
     User {
         name: String,
@@ -54,6 +60,14 @@ impl fmt::Display for Item {
             Self::Setuid { path, mode } => {
                 write!(formatter, "setuid/setgid file `{path}` (mode {mode})")
             }
+            Self::FileCapabilities {
+                path,
+                capabilities,
+                source,
+            } => write!(
+                formatter,
+                "file capabilities `{capabilities}` on `{path}` ({source})"
+            ),
             Self::User {
                 name,
                 uid_zero: false,
@@ -91,6 +105,7 @@ impl Item {
         match self {
             Self::Place { .. } | Self::Twins { .. } => "paths",
             Self::Setuid { .. } => "setuid",
+            Self::FileCapabilities { .. } => "file capabilities",
             Self::User { .. } | Self::Group { .. } => "users and groups",
             Self::Service { .. } => "services",
             Self::Scripts { .. } => "scripts",
@@ -201,6 +216,45 @@ pub fn verify(
                 mode: entry.mode.clone(),
             },
             decision: rules.decide(&Request::Setuid { path: &entry.path }),
+        });
+    }
+    for entry in &footprint.file_capabilities {
+        let capabilities = FileCapabilities::parse(&entry.capabilities)
+            .map(|parsed| parsed.requested())
+            .unwrap_or_default();
+        checked.push(Checked {
+            item: Item::FileCapabilities {
+                path: entry.path.clone(),
+                capabilities: entry.capabilities.clone(),
+                source: entry.source.clone(),
+            },
+            decision: rules.decide(&Request::FileCapabilities {
+                path: &entry.path,
+                capabilities,
+            }),
+        });
+    }
+    for unusable in crate::file_capabilities::requested_file_capabilities(package)
+        .unusable
+        .into_iter()
+        .filter(|unusable| unusable.refuses)
+    {
+        checked.push(Checked {
+            item: Item::FileCapabilities {
+                path: unusable.path.clone(),
+                capabilities: unusable.text.clone(),
+                source: unusable.source.clone(),
+            },
+            decision: Decision {
+                verdict: Verdict::Deny,
+                because: canonical_provenance(format!(
+                    "file capabilities `{}` of `{}` ({}): {}",
+                    unusable.text, unusable.path, unusable.source, unusable.reason
+                )),
+                hint: Some("the package must name capabilities as libcap does (`cap_net_raw+ep`); this cannot be granted".to_owned()),
+                canonical_path: None,
+                guarded: None,
+            },
         });
     }
     for user in &footprint.users {

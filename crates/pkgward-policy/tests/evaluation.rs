@@ -874,3 +874,256 @@ fn policy_defined_guarded_locations_are_guarded() {
         &Expect(Allow, Grant),
     );
 }
+
+const CAPABILITIES_ADMIN: &str = r#"
+[[repo]]
+name = "debian"
+ceiling = { paths = ["/**"], file-capabilities = ["*=*"] }
+
+[[repo]]
+name = "narrow"
+ceiling = { paths = ["/**"], file-capabilities = ["/usr/bin/*=cap_net_raw"] }
+
+[[override]]
+package = "denied"
+deny = { file-capabilities = ["*=*"] }
+
+[[override]]
+package = "admin-allowed"
+allow = { file-capabilities = ["/usr/bin/dumpcap=cap_net_admin,cap_net_raw"] }
+"#;
+
+const CAPABILITIES_GRANTS: &str = r#"
+[[grant]]
+package = "*"
+paths = ["/**"]
+
+[[grant]]
+package = "ping"
+file-capabilities = ["/usr/bin/ping=cap_net_raw"]
+
+[[grant]]
+package = "starry"
+file-capabilities = ["/usr/lib/{name}/*=*"]
+
+[[grant]]
+package = "admin-tool"
+file-capabilities = ["/usr/bin/admin-tool=*,cap_sys_admin"]
+
+[[grant]]
+package = "denied"
+file-capabilities = ["*=*"]
+"#;
+
+fn capability_mask(text: &str) -> u64 {
+    pkgward_package::file_capabilities::FileCapabilities::parse(text)
+        .unwrap()
+        .requested()
+}
+
+fn check_capabilities(repo: &str, name: &str, path: &str, capabilities: &str, expect: &Expect) {
+    check_with(
+        CAPABILITIES_ADMIN,
+        CAPABILITIES_GRANTS,
+        repo,
+        name,
+        "1.0-1",
+        &[],
+        Request::FileCapabilities {
+            path,
+            capabilities: capability_mask(capabilities),
+        },
+        expect,
+    );
+}
+
+#[test]
+fn file_capabilities_need_a_grant_naming_path_and_capabilities() {
+    let cases: &[(&str, &str, &str, &str, Expect)] = &[
+        // The grant names the path and the capability.
+        (
+            "debian",
+            "ping",
+            "/usr/bin/ping",
+            "cap_net_raw+ep",
+            Expect(Allow, Grant),
+        ),
+        // The usrmerge alias of the granted path.
+        (
+            "debian",
+            "ping",
+            "/bin/ping",
+            "cap_net_raw+ep",
+            Expect(Allow, Grant),
+        ),
+        // One capability more than granted.
+        (
+            "debian",
+            "ping",
+            "/usr/bin/ping",
+            "cap_net_raw,cap_net_admin+ep",
+            Expect(Deny, Grant),
+        ),
+        // Another path.
+        (
+            "debian",
+            "ping",
+            "/usr/bin/other",
+            "cap_net_raw+ep",
+            Expect(Deny, Grant),
+        ),
+        // Nothing granted at all.
+        (
+            "debian",
+            "other",
+            "/usr/bin/other",
+            "cap_net_raw+ep",
+            Expect(Deny, Grant),
+        ),
+        // `*` covers ordinary capabilities, with `{name}` in the path.
+        (
+            "debian",
+            "starry",
+            "/usr/lib/starry/helper",
+            "cap_net_bind_service,cap_kill=ep",
+            Expect(Allow, Grant),
+        ),
+        // ... but never a root-equivalent one.
+        (
+            "debian",
+            "starry",
+            "/usr/lib/starry/helper",
+            "cap_sys_admin+ep",
+            Expect(Deny, Grant),
+        ),
+        (
+            "debian",
+            "starry",
+            "/usr/lib/starry/helper",
+            "cap_setuid,cap_kill+ep",
+            Expect(Deny, Grant),
+        ),
+        // A root-equivalent capability written by name is granted; the
+        // ceiling's `*` is a bound and covers it.
+        (
+            "debian",
+            "admin-tool",
+            "/usr/bin/admin-tool",
+            "cap_sys_admin,cap_kill+ep",
+            Expect(Allow, Grant),
+        ),
+        // The ceiling of `narrow` allows only cap_net_raw under /usr/bin.
+        (
+            "narrow",
+            "ping",
+            "/usr/bin/ping",
+            "cap_net_raw+ep",
+            Expect(Allow, Grant),
+        ),
+        (
+            "narrow",
+            "admin-tool",
+            "/usr/bin/admin-tool",
+            "cap_kill+ep",
+            Expect(Deny, Ceiling),
+        ),
+        // A deny override wins over any grant.
+        (
+            "debian",
+            "denied",
+            "/usr/bin/denied",
+            "cap_net_raw+ep",
+            Expect(Forbid, Override),
+        ),
+        // An allow override gives what no grant gives.
+        (
+            "debian",
+            "admin-allowed",
+            "/usr/bin/dumpcap",
+            "cap_net_admin,cap_net_raw+eip",
+            Expect(Allow, Override),
+        ),
+        (
+            "debian",
+            "admin-allowed",
+            "/usr/bin/dumpcap",
+            "cap_sys_admin+ep",
+            Expect(Deny, Grant),
+        ),
+    ];
+    for (repo, name, path, capabilities, expect) in cases {
+        check_capabilities(repo, name, path, capabilities, expect);
+    }
+}
+
+#[test]
+fn a_file_capability_refusal_prints_the_grant_line_to_add() {
+    let input = PolicyInput {
+        policy_files: vec![SourceFile {
+            name: "policy.toml",
+            text: CAPABILITIES_ADMIN,
+        }],
+        grants_files: ["debian", "narrow"]
+            .into_iter()
+            .map(|repo| {
+                (
+                    repo.to_owned(),
+                    SourceFile {
+                        name: "grants.toml",
+                        text: CAPABILITIES_GRANTS,
+                    },
+                )
+            })
+            .collect(),
+    };
+    let compiled = CompiledPolicy::new(load(&input).unwrap(), AliasTable::usrmerge());
+    let version = Version::parse("1.0").unwrap();
+    let decide = |repo: &str, name: &str, path: &str, text: &str| {
+        compiled
+            .for_subject(
+                &Subject {
+                    repo,
+                    name,
+                    version: &version,
+                },
+                &[],
+            )
+            .unwrap()
+            .decide(&Request::FileCapabilities {
+                path,
+                capabilities: capability_mask(text),
+            })
+    };
+    let missing = decide(
+        "debian",
+        "other",
+        "/bin/other",
+        "cap_net_raw,cap_net_admin+ep",
+    );
+    assert_eq!(
+        missing.because.rule,
+        "no grant for `other` in repo `debian` gives `/usr/bin/other` the file capabilities `cap_net_admin,cap_net_raw`"
+    );
+    assert_eq!(
+        missing.hint.as_deref(),
+        Some("grant it: `[[grant]] package = \"other\" file-capabilities = [\"/usr/bin/other=cap_net_admin,cap_net_raw\"]` (without it the package is refused)")
+    );
+    let root = decide("debian", "starry", "/usr/lib/starry/x", "cap_sys_admin+ep");
+    assert!(
+        root.because
+            .rule
+            .ends_with("(`*` never covers root-equivalent capabilities such as `cap_sys_admin`: they are granted by name)"),
+        "{}",
+        root.because.rule
+    );
+    let ceiling = decide("narrow", "admin-tool", "/usr/bin/admin-tool", "cap_kill+ep");
+    assert!(ceiling
+        .because
+        .rule
+        .contains("but the ceiling of repo `narrow` does not"));
+    assert!(ceiling
+        .hint
+        .as_deref()
+        .unwrap()
+        .starts_with("the administrator can add `\"/usr/bin/admin-tool=cap_kill\"` to `ceiling.file-capabilities` of repo `narrow` at policy.toml:"));
+}

@@ -193,3 +193,13 @@ fn syntax_errors_have_positions() {
     assert_eq!(errors.len(), 1);
     assert!(errors[0].starts_with("policy.toml:1:"), "{errors:#?}");
 }
+
+#[test]
+fn bad_file_capability_rules_name_the_item() {
+    let errors = errors_of(&format!("[[repo]]\nname = \"a\"\n{CEILING}\n[[grant]]\nrepo = \"a\"\npackage = \"x\"\nfile-capabilities = [\"/usr/bin/x\", \"usr/x=cap_net_raw\", \"/usr/bin/x=cap_net_rawx\", \"/usr/bin/x=\", \"/usr/bin/{{name}}=*,cap_sys_admin\", \"*=cap_kill\"]\n"));
+    assert_eq!(errors.len(), 4, "{errors:#?}");
+    assert!(errors[0].contains("file capability rule `/usr/bin/x` has no `=`"));
+    assert!(errors[1].contains("bad file-capabilities pattern"));
+    assert!(errors[2].contains("unknown capability `cap_net_rawx` in `/usr/bin/x=cap_net_rawx`"));
+    assert!(errors[3].contains("file capability rule `/usr/bin/x=` names no capability"));
+}

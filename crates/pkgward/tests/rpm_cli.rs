@@ -12,7 +12,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 mod common;
-use common::{manifest, one_file_rpm as one_file_package, pkgward, text, write_rpm as write};
+use common::{
+    manifest, one_file_rpm as one_file_package, pkgward, rpm_install_without_scripts, text,
+    write_rpm as write,
+};
 
 /// Both package managers' own state, left out when comparing trees.
 const PACKAGE_MANAGER_STATE: &[&str] = &[
@@ -333,22 +336,7 @@ fn install_agrees_with_rpm_install_on_the_resulting_tree() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", text(&output));
-    let status = Command::new("rpm")
-        .args(["--root"])
-        .arg(theirs.path())
-        // Debian's rpm keeps its database in `~/.rpmdb`; put it in the root.
-        .args([
-            "--dbpath",
-            "/var/lib/rpm",
-            "-i",
-            "--nodeps",
-            "--noscripts",
-            "--nosignature",
-        ])
-        .args(&packages)
-        .env("LC_ALL", "C")
-        .output()
-        .unwrap();
+    let status = rpm_install_without_scripts(theirs.path(), &packages);
     assert!(status.status.success(), "{}", text(&status));
     let ours_manifest = manifest(ours.path(), PACKAGE_MANAGER_STATE);
     let theirs_manifest = manifest(theirs.path(), PACKAGE_MANAGER_STATE);

@@ -327,6 +327,7 @@ fn shipped_placements(package: &Package) -> Vec<pkgward_plan::Placement> {
             digest: entry.sha256.clone(),
             conffile: None,
             conffile_original_digest: None,
+            capabilities: None,
         })
         .collect()
 }

@@ -132,6 +132,13 @@ fn human_footprint(footprint: &Footprint) -> String {
     for setuid in &footprint.setuid {
         let _ = writeln!(out, "  setuid: {} (mode {})", setuid.path, setuid.mode);
     }
+    for entry in &footprint.file_capabilities {
+        let _ = writeln!(
+            out,
+            "  file capabilities: {} {} ({})",
+            entry.path, entry.capabilities, entry.source
+        );
+    }
     for user in &footprint.users {
         let zero = if user.uid_zero { " (uid 0!)" } else { "" };
         let _ = writeln!(

@@ -3,7 +3,8 @@
 //! package, and the rule that decided, with its file, line and chain.
 //!
 //! CAPABILITY is `user:NAME`, `group:NAME`, `service:UNIT[:USER]`,
-//! `setuid:PATH` or `scripts:MODE`; anything starting with `/` is a path.
+//! `setuid:PATH`, `file-capabilities:PATH=CAP[,CAP…]` or `scripts:MODE`;
+//! anything starting with `/` is a path.
 
 use super::policy::{read_package, PolicySource};
 use crate::render::Hint;
@@ -17,7 +18,8 @@ pub struct Args {
     /// The package file (`.deb` or `.rpm`).
     pub package: PathBuf,
     /// A path (`/etc/cron.d/x`) or a capability (`user:redis`, `group:adm`,
-    /// `service:redis-server.service:redis`, `setuid:/usr/bin/x`, `scripts:sandboxed`).
+    /// `service:redis-server.service:redis`, `setuid:/usr/bin/x`,
+    /// `file-capabilities:/usr/bin/ping=cap_net_raw`, `scripts:sandboxed`).
     pub item: String,
     #[command(flatten)]
     pub source: PolicySource,
@@ -31,7 +33,7 @@ fn parse_item(item: &str) -> anyhow::Result<Request<'_>> {
         return Ok(Request::Place { path: item });
     }
     let hint = || {
-        Hint("write a path (`/etc/cron.d/x`) or `user:NAME`, `group:NAME`, `service:UNIT[:USER]`, `setuid:PATH`, `scripts:none|sandboxed|unconfined`".to_owned())
+        Hint("write a path (`/etc/cron.d/x`) or `user:NAME`, `group:NAME`, `service:UNIT[:USER]`, `setuid:PATH`, `file-capabilities:PATH=CAP[,CAP…]`, `scripts:none|sandboxed|unconfined`".to_owned())
     };
     let (kind, rest) = item
         .split_once(':')
@@ -44,6 +46,22 @@ fn parse_item(item: &str) -> anyhow::Result<Request<'_>> {
         },
         "group" => Request::Group { name: rest },
         "setuid" => Request::Setuid { path: rest },
+        "file-capabilities" => {
+            let (path, names) = rest
+                .rsplit_once('=')
+                .ok_or_else(|| anyhow::anyhow!("file capabilities item `{item}` has no `=`"))
+                .with_context(hint)?;
+            let mut capabilities = 0u64;
+            for name in names.split(',') {
+                let number = pkgward_package::file_capabilities::capability_number(name)
+                    .ok_or_else(|| anyhow::anyhow!("unknown capability `{name}` in `{item}`"))
+                    .with_context(|| {
+                        Hint("name capabilities as libcap does: `cap_net_raw`, `cap_net_bind_service` (capabilities(7))".to_owned())
+                    })?;
+                capabilities |= 1 << number;
+            }
+            Request::FileCapabilities { path, capabilities }
+        }
         "service" => {
             let (unit, user) = match rest.split_once(':') {
                 Some((unit, user)) => (unit, Some(user)),

@@ -150,8 +150,8 @@ pub(crate) fn lock_installed_root(
         anyhow::bail!(nothing_installed(root));
     }
     let lock = take_lock(root, wait)?;
-    let database =
-        open_and_recover(root, &lock, false, &mut false)?.with_context(|| nothing_installed(root))?;
+    let database = open_and_recover(root, &lock, false, &mut false)?
+        .with_context(|| nothing_installed(root))?;
     Ok((lock, database))
 }
 
@@ -279,6 +279,19 @@ impl Judge for PolicyJudge<'_> {
     }
     fn setuid(&self, package: &Package, repo: &str, path: &str) -> PlannedDecision {
         self.decide(package, repo, &pkgward_policy::Request::Setuid { path })
+    }
+    fn file_capabilities(
+        &self,
+        package: &Package,
+        repo: &str,
+        path: &str,
+        capabilities: u64,
+    ) -> PlannedDecision {
+        self.decide(
+            package,
+            repo,
+            &pkgward_policy::Request::FileCapabilities { path, capabilities },
+        )
     }
     fn scripts(
         &self,

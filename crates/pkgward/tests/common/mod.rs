@@ -27,6 +27,27 @@ pub fn text(output: &Output) -> String {
     )
 }
 
+/// `rpm --root ROOT -i --nodeps --noscripts --nosignature PACKAGES…`, the
+/// peer installs are compared with.
+pub fn rpm_install_without_scripts(root: &Path, packages: &[std::path::PathBuf]) -> Output {
+    Command::new("rpm")
+        .arg("--root")
+        .arg(root)
+        // Debian's rpm keeps its database in `~/.rpmdb`; put it in the root.
+        .args([
+            "--dbpath",
+            "/var/lib/rpm",
+            "-i",
+            "--nodeps",
+            "--noscripts",
+            "--nosignature",
+        ])
+        .args(packages)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap()
+}
+
 /// Whether the tests run as root (installs chown files, the sandbox needs it).
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
