@@ -52,6 +52,17 @@ pub trait ContentSource: Sync {
         package: usize,
         each: &mut dyn FnMut(&str, &mut dyn Read) -> Result<(), EngineError>,
     ) -> Result<(), EngineError>;
+
+    /// Whether [`ContentSource::stream`] fails (after its last entry at the
+    /// latest) unless the bytes it read are exactly the planned artifact's
+    /// (`PackagePlan::artifact_sha256`). Then every entry's content is the
+    /// planned content, and staging does not hash each file again: a
+    /// failed stream fails prepare before the journal, so nothing of a
+    /// changed artifact reaches the root. Sources that cannot promise this
+    /// keep the default, and staging compares each file's digest.
+    fn checks_artifact(&self) -> bool {
+        false
+    }
 }
 
 /// Settings of one apply.
@@ -386,6 +397,7 @@ fn prepare(
                     accounts,
                     defaults: &defaults,
                     writeback: writeback.as_ref(),
+                    hash_files: !source.checks_artifact(),
                 };
                 if let Err(error) =
                     stage_package(&target, index, package, source, &mut local_notices)
@@ -479,6 +491,9 @@ struct StagingTarget<'a> {
     defaults: &'a StagedFileDefaults,
     /// Present under `Durability::FsyncEachFile`: staged files go to the flushers.
     writeback: Option<&'a WritebackQueue>,
+    /// Compare each staged file with its planned digest (the source does
+    /// not check the whole artifact: [`ContentSource::checks_artifact`]).
+    hash_files: bool,
 }
 
 fn stage_package(
@@ -492,8 +507,10 @@ fn stage_package(
         staging,
         accounts,
         defaults,
-        writeback,
+        ..
     } = *target;
+    // One copy buffer per package, not one (zeroed) per file.
+    let mut buffer = vec![0u8; 128 * 1024];
     let by_shipped_path: HashMap<&str, usize> = package
         .placements
         .iter()
@@ -523,15 +540,13 @@ fn stage_package(
         match placement.kind {
             PlacementKind::Dir => Ok(()),
             PlacementKind::File => stage_file(
-                staging,
+                target,
                 &name,
                 placement,
                 reader,
-                owner.uid,
-                owner.gid,
+                (owner.uid, owner.gid),
                 &package.name,
-                defaults,
-                writeback,
+                &mut buffer,
             ),
             PlacementKind::Symlink => {
                 let target = placement.target.as_deref().unwrap_or_default();
@@ -588,19 +603,22 @@ fn stage_package(
     Ok(())
 }
 
-// Each argument is one independent input of staging a file; a struct would only rename them.
-#[allow(clippy::too_many_arguments)]
 fn stage_file(
-    staging: &OwnedFd,
+    target: &StagingTarget<'_>,
     name: &str,
     placement: &Placement,
     reader: &mut dyn Read,
-    uid: u32,
-    gid: u32,
+    (uid, gid): (u32, u32),
     package: &str,
-    defaults: &StagedFileDefaults,
-    writeback: Option<&WritebackQueue>,
+    buffer: &mut [u8],
 ) -> Result<(), EngineError> {
+    let StagingTarget {
+        staging,
+        defaults,
+        writeback,
+        hash_files,
+        ..
+    } = *target;
     let io = |errno| EngineError::io(format!("cannot stage `{}`", placement.path), errno);
     // Staging is a 0700 directory of root's: a file created with its final
     // permission bits is reachable by nobody else while it is written.
@@ -613,10 +631,9 @@ fn stage_file(
     )
     .map_err(io)?;
     let mut file = std::fs::File::from(fd);
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 128 * 1024];
+    let mut hasher = hash_files.then(Sha256::new);
     loop {
-        let count = match reader.read(&mut buffer) {
+        let count = match reader.read(buffer) {
             Ok(0) => break,
             Ok(count) => count,
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -627,27 +644,27 @@ fn stage_file(
                 })
             }
         };
-        hasher.update(&buffer[..count]);
+        if let Some(hasher) = hasher.as_mut() {
+            hasher.update(&buffer[..count]);
+        }
         file.write_all(&buffer[..count])
             .map_err(|source| EngineError::Write {
                 path: placement.path.clone(),
                 source,
             })?;
     }
-    let digest = hex::encode(hasher.finalize());
-    if placement
-        .digest
-        .as_deref()
-        .is_some_and(|expected| expected != digest)
-    {
-        // The artifact changed between planning and staging.
-        return Err(EngineError::PackageChanged {
-            package: package.to_owned(),
-            detail: format!(
-                "content of `{}` does not match the planned digest",
-                placement.shipped_path
-            ),
-        });
+    let digest = hasher.map(|hasher| hex::encode(hasher.finalize()));
+    if let (Some(digest), Some(expected)) = (digest, placement.digest.as_deref()) {
+        if expected != digest {
+            // The artifact changed between planning and staging.
+            return Err(EngineError::PackageChanged {
+                package: package.to_owned(),
+                detail: format!(
+                    "content of `{}` does not match the planned digest",
+                    placement.shipped_path
+                ),
+            });
+        }
     }
     // Owner first, then mode: chown clears setuid bits, so the mode (already
     // stripped of setuid/setgid unless policy allowed them) is applied last.

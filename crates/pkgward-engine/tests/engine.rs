@@ -861,3 +861,87 @@ fn a_torn_journal_is_discarded_and_staging_removed() {
     assert_eq!(report.removed_staging, vec!["123-456".to_owned()]);
     assert_eq!(manifest(base), before);
 }
+
+/// A source whose bytes changed after planning: `hello`'s README differs.
+/// With `checks_artifact` it behaves like the CLI's `.deb`/`.rpm` source:
+/// it streams the changed bytes and fails only after the last entry, when
+/// the artifact's digest does not match the planned one.
+struct ChangedSource {
+    entries: Vec<TestEntry>,
+    checks_artifact: bool,
+}
+
+impl ContentSource for ChangedSource {
+    fn stream(
+        &self,
+        _package: usize,
+        each: &mut dyn FnMut(&str, &mut dyn Read) -> Result<(), EngineError>,
+    ) -> Result<(), EngineError> {
+        for entry in &self.entries {
+            let bytes: &[u8] = match entry.kind {
+                PlacementKind::File if entry.path.ends_with("README") => b"swapped after planning",
+                PlacementKind::File => &entry.data,
+                _ => &[],
+            };
+            each(entry.path, &mut &bytes[..])?;
+        }
+        if self.checks_artifact {
+            return Err(EngineError::PackageChanged {
+                package: "hello".into(),
+                detail: "`hello.deb` changed on disk since it was read".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn checks_artifact(&self) -> bool {
+        self.checks_artifact
+    }
+}
+
+#[test]
+fn content_changed_after_planning_is_refused_whichever_side_checks_it() {
+    require_root!();
+    for checks_artifact in [false, true] {
+        let directory = tempfile::tempdir().unwrap();
+        let base = directory.path();
+        std::fs::create_dir_all(base.join("var/lib")).unwrap();
+        let root = Root::open(base).unwrap();
+        let before = manifest(base);
+        let entries = hello_v1();
+        let plan = Plan {
+            packages: vec![package_plan(&root, "hello", "1", &entries, false)],
+            removals: vec![],
+            problems: vec![],
+        };
+        let mut database = open_database(&root, true).unwrap().unwrap();
+        let held = lock(&root, Duration::ZERO).unwrap();
+        let error = apply(
+            &root,
+            &held,
+            &mut database.database,
+            &plan,
+            &ChangedSource {
+                entries,
+                checks_artifact,
+            },
+            &options(),
+        )
+        .unwrap_err()
+        .to_string();
+        let expected = if checks_artifact {
+            "changed on disk since it was read"
+        } else {
+            "does not match the planned digest"
+        };
+        assert!(error.contains(expected), "{checks_artifact}: {error}");
+        assert_eq!(manifest(base), before, "{checks_artifact}: root unchanged");
+        assert!(database.database.packages().unwrap().is_empty());
+        let staging = base.join("var/lib/pkgward/staging");
+        assert_eq!(
+            std::fs::read_dir(&staging).map_or(0, Iterator::count),
+            0,
+            "{checks_artifact}: staging left behind"
+        );
+    }
+}

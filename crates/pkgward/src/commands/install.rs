@@ -391,6 +391,11 @@ impl pkgward_engine::ContentSource for DebContent<'_> {
             }),
         }
     }
+
+    /// `stream` compares the artifact's sha256 with the planned one above.
+    fn checks_artifact(&self) -> bool {
+        true
+    }
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
