@@ -183,6 +183,28 @@ fn install(
     )
 }
 
+/// Applies `plan` once under the lock, with the database it was applied to.
+fn apply_once(
+    root: &Root,
+    plan: &Plan,
+    source: &dyn ContentSource,
+) -> (
+    Result<pkgward_engine::Outcome, EngineError>,
+    pkgward_engine::RootDatabase,
+) {
+    let mut database = open_database(root, true).unwrap().unwrap();
+    let held = lock(root, Duration::ZERO).unwrap();
+    let outcome = apply(
+        root,
+        &held,
+        &mut database.database,
+        plan,
+        source,
+        &options(),
+    );
+    (outcome, database)
+}
+
 /// Path → (type, mode, uid, content digest or link target) for every path
 /// under `root`, except pkgward's own state directory `var/lib/pkgward`
 /// (tests that compare manifests create `var/lib` first, as every real root
@@ -512,17 +534,8 @@ fn a_refused_plan_changes_nothing_and_adds_no_rows() {
             package: "x".into(),
         }],
     };
-    let mut database = open_database(&root, true).unwrap().unwrap();
-    let held = lock(&root, Duration::ZERO).unwrap();
-    let error = apply(
-        &root,
-        &held,
-        &mut database.database,
-        &plan,
-        &MemorySource(vec![entries]),
-        &options(),
-    )
-    .unwrap_err();
+    let (outcome, database) = apply_once(&root, &plan, &MemorySource(vec![entries]));
+    let error = outcome.unwrap_err();
     assert!(matches!(error, EngineError::Refused { .. }), "{error}");
     assert_eq!(manifest(base), before);
     assert!(database.database.packages().unwrap().is_empty());
@@ -914,21 +927,12 @@ fn content_changed_after_planning_is_refused_whichever_side_checks_it() {
             removals: vec![],
             problems: vec![],
         };
-        let mut database = open_database(&root, true).unwrap().unwrap();
-        let held = lock(&root, Duration::ZERO).unwrap();
-        let error = apply(
-            &root,
-            &held,
-            &mut database.database,
-            &plan,
-            &ChangedSource {
-                entries,
-                checks_artifact,
-            },
-            &options(),
-        )
-        .unwrap_err()
-        .to_string();
+        let source = ChangedSource {
+            entries,
+            checks_artifact,
+        };
+        let (outcome, database) = apply_once(&root, &plan, &source);
+        let error = outcome.unwrap_err().to_string();
         let expected = if checks_artifact {
             "changed on disk since it was read"
         } else {
