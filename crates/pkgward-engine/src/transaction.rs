@@ -504,10 +504,7 @@ fn stage_package(
     notices: &mut Vec<String>,
 ) -> Result<(), EngineError> {
     let StagingTarget {
-        staging,
-        accounts,
-        defaults,
-        ..
+        staging, accounts, ..
     } = *target;
     // One copy buffer per package, not one (zeroed) per file.
     let mut buffer = vec![0u8; 128 * 1024];
