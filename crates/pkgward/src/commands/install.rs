@@ -320,6 +320,8 @@ fn policy_source(args: &Args) -> crate::commands::policy::PolicySource {
 struct DebContent<'a> {
     files: &'a [PathBuf],
     packages: &'a [Package],
+    /// Content kept from the planning read, per package (`package_read`).
+    kept: &'a [Option<super::package_read::KeptContent>],
     plan: &'a Plan,
     limits: Limits,
     progress: &'a super::progress::Progress,
@@ -368,6 +370,14 @@ impl pkgward_engine::ContentSource for DebContent<'_> {
                     && candidate.artifact_sha256 == planned.artifact_sha256
             })
             .expect("every planned package was read");
+        if let Some(kept) = &self.kept[index] {
+            // The bytes the plan was made from: nothing to check again.
+            for (path, bytes) in kept.entries() {
+                each(path, &mut &bytes[..])?;
+            }
+            self.progress.advance();
+            return Ok(());
+        }
         let outcome =
             artifact::for_each_data_entry(&self.files[index], &self.limits, |entry, reader| {
                 each(&entry.path, reader).map_err(StreamError::Engine)
@@ -392,7 +402,8 @@ impl pkgward_engine::ContentSource for DebContent<'_> {
         }
     }
 
-    /// `stream` compares the artifact's sha256 with the planned one above.
+    /// Kept content is the planned bytes; a package read again is compared
+    /// with the planned artifact sha256 above.
     fn checks_artifact(&self) -> bool {
         true
     }
@@ -407,10 +418,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let limits = Limits::default();
     let progress = super::progress::Progress::new(args.json);
     progress.phase("reading", args.packages.len());
-    let (packages, declarations): (Vec<Package>, Vec<Vec<DeclarationFile>>) =
-        read_packages(&args.packages, &progress)?
-            .into_iter()
-            .unzip();
+    let mut packages = Vec::new();
+    let mut declarations = Vec::new();
+    let mut kept = Vec::new();
+    // A dry run stages nothing: it keeps no content.
+    for (package, files, content) in read_packages(&args.packages, !args.dry_run, &progress)? {
+        packages.push(package);
+        declarations.push(files);
+        kept.push(content);
+    }
     refuse_mixed_formats(&args.packages, &packages)?;
     // Before the database or lock is created: a refusal changes nothing.
     let admitted = crate::attestation_gate::check(
@@ -476,6 +492,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let content = DebContent {
         files: &args.packages,
         packages: &packages,
+        kept: &kept,
         plan: &plan,
         limits,
         progress: &progress,
@@ -690,15 +707,20 @@ fn make_plan(
     Ok(plan)
 }
 
-/// One package with its declaration files, or why it could not be read.
-type PackageRead = anyhow::Result<(Package, Vec<DeclarationFile>)>;
+/// One package with its declaration files and kept content, or why it
+/// could not be read.
+type PackageRead = anyhow::Result<super::package_read::ReadPackage>;
 
 /// Reads every package with the bytes of its declaration files (for its
-/// footprint), several at once: reading is decompression-bound.
+/// footprint) and, with `keep_content`, the content staging will need
+/// (`package_read`), several at once: reading is decompression-bound.
 fn read_packages(
     files: &[PathBuf],
+    keep_content: bool,
     progress: &super::progress::Progress,
-) -> anyhow::Result<Vec<(Package, Vec<DeclarationFile>)>> {
+) -> anyhow::Result<Vec<super::package_read::ReadPackage>> {
+    let budget = std::sync::atomic::AtomicU64::new(super::package_read::KEPT_CONTENT_BUDGET);
+    let budget = keep_content.then_some(&budget);
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .min(files.len().max(1));
@@ -710,7 +732,7 @@ fn read_packages(
             scope.spawn(|| loop {
                 let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let Some(file) = files.get(index) else { return };
-                let read = super::policy::read_package(file);
+                let read = super::package_read::read_package(file, budget);
                 progress.advance();
                 *results[index].lock().expect("no panics while held") = Some(read);
             });

@@ -13,6 +13,7 @@ pub mod install;
 pub mod keygen;
 pub mod list;
 pub mod owner;
+pub mod package_read;
 pub mod policy;
 pub mod progress;
 pub mod recover;

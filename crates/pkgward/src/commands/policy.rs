@@ -8,16 +8,14 @@
 
 use crate::render::Hint;
 use anyhow::Context as _;
-use pkgward_package::model::{EntryKind, Limits, Package};
-use pkgward_policy::footprint::{is_declaration_path, DeclarationFile};
+use pkgward_package::model::Package;
+use pkgward_policy::footprint::DeclarationFile;
 use pkgward_policy::parse::{EMBEDDED_DEFAULT, EMBEDDED_DEFAULT_NAME};
 use pkgward_policy::{load, AliasTable, CompiledPolicy, PolicyInput, SourceFile};
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Largest declaration file (sysusers.d, unit) read for the footprint.
-const MAX_DECLARATION_BYTES: u64 = 1024 * 1024;
 
 /// Where the policy comes from (shared by verify, explain, audit).
 #[derive(Debug, Clone, clap::Args)]
@@ -143,29 +141,7 @@ impl PolicySource {
 /// Read a package and the bytes of its declaration files (sysusers.d,
 /// units) in one pass over the archive.
 pub fn read_package(path: &Path) -> anyhow::Result<(Package, Vec<DeclarationFile>)> {
-    let mut declarations = Vec::new();
-    let package = pkgward_package::artifact::for_each_data_entry(
-        path,
-        &Limits::default(),
-        |entry, content| -> anyhow::Result<()> {
-            if entry.kind == EntryKind::File
-                && (is_declaration_path(&entry.path)
-                    || pkgward_plan::actions::is_tmpfiles_path(&entry.path))
-            {
-                let mut bytes = Vec::new();
-                content
-                    .take(MAX_DECLARATION_BYTES)
-                    .read_to_end(&mut bytes)
-                    .with_context(|| format!("cannot read `{}`", entry.path))?;
-                declarations.push(DeclarationFile {
-                    path: entry.path.clone(),
-                    bytes,
-                });
-            }
-            Ok(())
-        },
-    )
-    .with_context(|| format!("cannot read package `{}`", path.display()))?;
+    let (package, declarations, _) = super::package_read::read_package(path, None)?;
     Ok((package, declarations))
 }
 
