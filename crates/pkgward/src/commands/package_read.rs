@@ -79,16 +79,18 @@ pub(crate) fn read_package(path: &Path, budget: Option<&AtomicU64>) -> anyhow::R
                 }
             }
             if declaration {
-                let text = match &bytes {
-                    Some(all) => all[..all.len().min(MAX_DECLARATION_BYTES as usize)].to_vec(),
-                    None => {
-                        let mut text = Vec::new();
-                        content
-                            .take(MAX_DECLARATION_BYTES)
-                            .read_to_end(&mut text)
-                            .with_context(|| format!("cannot read `{}`", entry.path))?;
-                        text
-                    }
+                let text = if let Some(all) = &bytes {
+                    all.iter()
+                        .copied()
+                        .take(usize::try_from(MAX_DECLARATION_BYTES).unwrap_or(usize::MAX))
+                        .collect()
+                } else {
+                    let mut text = Vec::new();
+                    content
+                        .take(MAX_DECLARATION_BYTES)
+                        .read_to_end(&mut text)
+                        .with_context(|| format!("cannot read `{}`", entry.path))?;
+                    text
                 };
                 declarations.push(DeclarationFile {
                     path: entry.path.clone(),

@@ -15,8 +15,6 @@ use pkgward_policy::{load, AliasTable, CompiledPolicy, PolicyInput, SourceFile};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Largest declaration file (sysusers.d, unit) read for the footprint.
-
 /// Where the policy comes from (shared by verify, explain, audit).
 #[derive(Debug, Clone, clap::Args)]
 pub struct PolicySource {
