@@ -272,9 +272,20 @@ pub fn clone_helper(
     }
     // SAFETY: the child side, see above. Descriptors are first duplicated
     // above 10 so that moving them to 0..=3 cannot overwrite one another,
-    // and so that the final dup2 clears close-on-exec.
+    // and so that the final dup2 clears close-on-exec. `maps_written` is
+    // duplicated above 10 too: its number may itself be one of 0..=3 (in a
+    // multi-threaded caller another thread can close fd 3 just before the
+    // caller creates the pipe, and the pipe gets the lowest free number);
+    // read by its number after the dup2s, it would then name one of the
+    // child's own descriptors — fd 3, the process-limit socket, on which
+    // the caller says nothing when pid 1 limits its pid namespace itself —
+    // and the child would wait there until the timeout killed it.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        let maps_written = libc::fcntl(maps_written, libc::F_DUPFD_CLOEXEC, 10);
+        if maps_written < 0 {
+            libc::_exit(126);
+        }
         let mut high = [0; 4];
         for (slot, fd) in high.iter_mut().zip(descriptors) {
             *slot = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10);
@@ -720,5 +731,62 @@ mod tests {
             churner.join().unwrap();
         }
         assert_eq!(wrong, 0);
+    }
+
+    /// The pipe on which the child waits for its id maps may have a number
+    /// the child moves one of its own descriptors to (0..=3): a busy
+    /// multi-threaded caller gets fd 3 for it when another thread closed fd
+    /// 3 a moment before. The child must still read the maps byte from that
+    /// pipe. Checked in a fresh copy of this test binary, whose fd 0
+    /// (`/dev/null`) is free to become the pipe: the child's fd 0 is then a
+    /// pipe that only ever says end-of-file, so a child reading the wrong
+    /// descriptor exits with 126 instead of executing `true`.
+    #[test]
+    #[allow(clippy::print_stderr)] // the loud skip
+    fn the_child_reads_the_maps_pipe_even_when_it_has_a_number_the_child_reuses() {
+        const IN_FRESH_PROCESS: &str = "PKGWARD_SANDBOX_TEST_MAPS_PIPE_ON_FD_0";
+        const NAME: &str = "kernel::tests::the_child_reads_the_maps_pipe_even_when_it_has_a_number_the_child_reuses";
+        if std::env::var_os(IN_FRESH_PROCESS).is_none() {
+            let output = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", NAME, "--test-threads=1"])
+                .env(IN_FRESH_PROCESS, "1")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            return;
+        }
+        let true_program = CString::new("/bin/true").unwrap();
+        if !is_executable_file(&true_program) {
+            eprintln!("SKIPPED {NAME}: no `/bin/true` to execute");
+            return;
+        }
+        let (maps_reader, maps_writer) = pipe().unwrap();
+        // SAFETY: fd 0 of this process is the `/dev/null` its parent gave
+        // it, which nothing here reads; it becomes the maps pipe.
+        assert_eq!(unsafe { libc::dup2(maps_reader.as_raw_fd(), 0) }, 0);
+        drop(maps_reader);
+        std::io::Write::write_all(&mut std::fs::File::from(maps_writer), b"m").unwrap();
+        let (end_of_file, writer) = pipe().unwrap();
+        drop(writer);
+        let argv = [true_program.as_ptr(), std::ptr::null()];
+        let pid = clone_helper(
+            0,
+            [end_of_file.as_raw_fd(), 1, 2, end_of_file.as_raw_fd()],
+            0,
+            Some((true_program.as_c_str(), argv.as_slice())),
+        )
+        .unwrap();
+        let (_, status) = wait_for(pid).unwrap();
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "the child did not execute `/bin/true` (wait status {status:#x}; 126: it read \
+             end-of-file from a descriptor other than the maps pipe)"
+        );
     }
 }
