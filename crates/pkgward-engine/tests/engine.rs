@@ -890,14 +890,18 @@ impl ContentSource for ChangedSource {
         _package: usize,
         each: &mut dyn FnMut(&str, &mut dyn Read) -> Result<(), EngineError>,
     ) -> Result<(), EngineError> {
-        for entry in &self.entries {
-            let bytes: &[u8] = match entry.kind {
-                PlacementKind::File if entry.path.ends_with("README") => b"swapped after planning",
-                PlacementKind::File => &entry.data,
-                _ => &[],
-            };
-            each(entry.path, &mut &bytes[..])?;
-        }
+        let swapped: Vec<TestEntry> = self
+            .entries
+            .iter()
+            .map(|entry| match entry.kind {
+                PlacementKind::File if entry.path.ends_with("README") => TestEntry {
+                    data: b"swapped after planning".to_vec(),
+                    ..entry.clone()
+                },
+                _ => entry.clone(),
+            })
+            .collect();
+        MemorySource(vec![swapped]).stream(0, each)?;
         if self.checks_artifact {
             return Err(EngineError::PackageChanged {
                 package: "hello".into(),
