@@ -137,6 +137,40 @@ fn install_list_files_owner_check_remove_the_examples() {
 }
 
 #[test]
+fn packages_read_again_at_staging_install_the_same_tree_as_kept_ones() {
+    require_root!();
+    // `PKGWARD_KEPT_CONTENT_BYTES=0` keeps nothing from the planning read:
+    // staging reads every package again and checks its artifact digest.
+    let debs = examples();
+    let packages = [
+        debs.join("pkgward-hello_1.0-1_all.deb"),
+        debs.join("pkgward-greeting-data_2.3-1_all.deb"),
+    ];
+    let mut trees = Vec::new();
+    for budget in ["0", "16777216"] {
+        let root = tempfile::tempdir().unwrap();
+        let root_path = root_string(root.path());
+        let mut arguments = vec!["install", "--root", &root_path];
+        arguments.extend(packages.iter().map(|path| path.to_str().unwrap()));
+        let output = Command::new(env!("CARGO_BIN_EXE_pkgward"))
+            .args(&arguments)
+            .env("PKGWARD_KEPT_CONTENT_BYTES", budget)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{budget}: {}", text(&output));
+        let check = pkgward(&["check", "--root", &root_path]);
+        assert!(check.status.success(), "{budget}: {}", text(&check));
+        trees.push(manifest(root.path(), PKGWARD_STATE));
+    }
+    assert!(
+        trees[0].contains_key("usr/bin/pkgward-hello"),
+        "{:?}",
+        trees[0]
+    );
+    assert_eq!(trees[0], trees[1]);
+}
+
+#[test]
 fn a_refused_install_leaves_the_root_byte_identical_and_adds_no_rows() {
     require_root!();
     let root = tempfile::tempdir().unwrap();

@@ -719,7 +719,7 @@ fn read_packages(
     keep_content: bool,
     progress: &super::progress::Progress,
 ) -> anyhow::Result<Vec<super::package_read::ReadPackage>> {
-    let budget = std::sync::atomic::AtomicU64::new(super::package_read::KEPT_CONTENT_BUDGET);
+    let budget = std::sync::atomic::AtomicU64::new(super::package_read::kept_content_budget());
     let budget = keep_content.then_some(&budget);
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)

@@ -31,6 +31,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// 256 (all kept) → 123 MiB (docs/benchmarks.md).
 pub(crate) const KEPT_CONTENT_BUDGET: u64 = 16 << 20;
 
+/// `PKGWARD_KEPT_CONTENT_BYTES` overrides [`KEPT_CONTENT_BUDGET`]: `0` reads
+/// every package twice (least memory), a large value keeps everything
+/// (fewest reads). A value that is not a number is ignored.
+pub(crate) const KEPT_CONTENT_VARIABLE: &str = "PKGWARD_KEPT_CONTENT_BYTES";
+
+/// The budget of this install: the variable's value, else the default.
+pub(crate) fn kept_content_budget() -> u64 {
+    std::env::var(KEPT_CONTENT_VARIABLE)
+        .ok()
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(KEPT_CONTENT_BUDGET)
+}
+
 /// The most bytes of one declaration file (sysusers.d, unit, tmpfiles.d)
 /// read for the footprint.
 const MAX_DECLARATION_BYTES: u64 = 1 << 20;
