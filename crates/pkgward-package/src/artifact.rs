@@ -4,7 +4,7 @@
 //! file name, so `x.deb` holding an rpm is read — and judged — as the rpm it is.
 
 use crate::deb::{Problem, ReadError};
-use crate::model::{Entry, Format, Limits, Package};
+use crate::model::{Entry, FileDigests, Format, Limits, Package};
 use std::io::Read;
 use std::path::Path;
 
@@ -66,8 +66,26 @@ where
     E: From<ReadError>,
     F: FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
 {
+    stream_data_entries(path, limits, FileDigests::Compute, visit)
+}
+
+/// [`for_each_data_entry`], choosing whether file digests are computed (see
+/// [`crate::deb::stream_data_entries`]).
+///
+/// # Errors
+/// Whatever the format's reader refuses, or the callback's error.
+pub fn stream_data_entries<E, F>(
+    path: &Path,
+    limits: &Limits,
+    digests: FileDigests,
+    visit: F,
+) -> Result<Package, E>
+where
+    E: From<ReadError>,
+    F: FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
+{
     match detect(path).map_err(E::from)? {
-        Format::Deb => crate::deb::for_each_data_entry(path, limits, visit),
-        Format::Rpm => crate::rpm::for_each_data_entry(path, limits, visit),
+        Format::Deb => crate::deb::stream_data_entries(path, limits, digests, visit),
+        Format::Rpm => crate::rpm::stream_data_entries(path, limits, digests, visit),
     }
 }

@@ -13,7 +13,7 @@
 //! artifact, the `ar` member and the entry.
 
 use crate::model::{
-    canonical_entry_path, parse_relations, Entry, EntryKind, Format, Limits, Package, PathProblem,
+    canonical_entry_path, parse_relations, Entry, EntryKind, FileDigests, Format, Limits, Package, PathProblem,
     RelationError, Relations, Script, ScriptName, Trigger,
 };
 use crate::version::Version;
@@ -186,7 +186,7 @@ impl From<PathProblem> for Problem {
 /// Read a `.deb`: metadata, scripts, and every data entry with its content
 /// digest. Streams the file once; memory stays bounded by `limits`.
 pub fn read(path: &Path, limits: &Limits) -> Result<Package, ReadError> {
-    let outcome = walk(path, limits, &mut |_entry: &Entry,
+    let outcome = walk(path, limits, FileDigests::Compute, &mut |_entry: &Entry,
                                            _content: &mut dyn Read|
      -> Result<
         (),
@@ -210,12 +210,28 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Package, ReadError> {
 /// [`Package`] carries the digests (and the whole-artifact sha256), so a
 /// caller can compare them with what it verified earlier.
 /// Bytes the callback does not read are drained (and hashed) afterwards.
-pub fn for_each_data_entry<E, F>(path: &Path, limits: &Limits, mut visit: F) -> Result<Package, E>
+pub fn for_each_data_entry<E, F>(path: &Path, limits: &Limits, visit: F) -> Result<Package, E>
 where
     E: From<ReadError>,
     F: FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
 {
-    match walk(path, limits, &mut visit) {
+    stream_data_entries(path, limits, FileDigests::Compute, visit)
+}
+
+/// [`for_each_data_entry`], choosing whether file digests are computed:
+/// with [`FileDigests::Skip`] the returned entries have no `sha256`, and
+/// only the artifact's sha256 vouches for the content.
+pub fn stream_data_entries<E, F>(
+    path: &Path,
+    limits: &Limits,
+    digests: FileDigests,
+    mut visit: F,
+) -> Result<Package, E>
+where
+    E: From<ReadError>,
+    F: FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
+{
+    match walk(path, limits, digests, &mut visit) {
         Ok(package) => Ok(package),
         Err(WalkError::Read(error)) => Err(E::from(error)),
         Err(WalkError::Callback(error)) => Err(error),
@@ -265,17 +281,35 @@ impl Read for ArtifactReader {
     }
 }
 
-/// Wraps a reader and hashes what passes through (file content digests).
+/// Wraps a reader, counts what passes through and hashes it (file content
+/// digests) unless the walk skips them ([`FileDigests::Skip`]).
 pub(crate) struct HashingReader<'r> {
     pub(crate) inner: &'r mut dyn Read,
-    pub(crate) hasher: Sha256,
+    pub(crate) hasher: Option<Sha256>,
     pub(crate) count: u64,
+}
+
+impl HashingReader<'_> {
+    pub(crate) fn new(inner: &mut dyn Read, digests: FileDigests) -> HashingReader<'_> {
+        HashingReader {
+            inner,
+            hasher: (digests == FileDigests::Compute).then(Sha256::new),
+            count: 0,
+        }
+    }
+
+    /// The hex sha256 of what was read, when hashing.
+    pub(crate) fn digest(self) -> Option<String> {
+        self.hasher.map(|hasher| hex::encode(hasher.finalize()))
+    }
 }
 
 impl Read for HashingReader<'_> {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
         let count = self.inner.read(buffer)?;
-        self.hasher.update(&buffer[..count]);
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&buffer[..count]);
+        }
         self.count += count as u64;
         Ok(count)
     }
@@ -670,6 +704,7 @@ pub(crate) fn open_artifact(location: &Location<'_>) -> Result<(ArtifactReader, 
 fn walk<E>(
     artifact: &Path,
     limits: &Limits,
+    digests: FileDigests,
     visit: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
 ) -> Result<Package, WalkError<E>> {
     let mut location = Location {
@@ -750,6 +785,7 @@ fn walk<E>(
                     &mut location,
                     &mut entries,
                     &mut installed_size,
+                    digests,
                     visit,
                 )?;
                 stage = Stage::AfterData;
@@ -1226,6 +1262,7 @@ fn read_data_member<E>(
     location: &mut Location<'_>,
     entries: &mut Vec<Entry>,
     installed_size: &mut u64,
+    digests: FileDigests,
     visit: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
 ) -> Result<(), WalkError<E>> {
     std::thread::scope(|scope| {
@@ -1238,6 +1275,7 @@ fn read_data_member<E>(
             location,
             entries,
             installed_size,
+            digests,
             visit,
         )
     })
@@ -1252,6 +1290,7 @@ fn read_data_tar<E>(
     location: &mut Location<'_>,
     entries: &mut Vec<Entry>,
     installed_size: &mut u64,
+    digests: FileDigests,
     visit: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
 ) -> Result<(), WalkError<E>> {
     let consumed = Cell::new(0);
@@ -1483,11 +1522,7 @@ fn read_data_tar<E>(
             sha256: None,
         };
 
-        let mut hashing = HashingReader {
-            inner: &mut tar_entry,
-            hasher: Sha256::new(),
-            count: 0,
-        };
+        let mut hashing = HashingReader::new(&mut tar_entry, digests);
         visit(&entry, &mut hashing).map_err(WalkError::Callback)?;
         io::copy(&mut hashing, &mut io::sink())
             .map_err(|error| location.error(tar_problem(&error, meter)))?;
@@ -1500,7 +1535,7 @@ fn read_data_tar<E>(
                 .into());
         }
         if kind == EntryKind::File {
-            entry.sha256 = Some(hex::encode(hashing.hasher.finalize()));
+            entry.sha256 = hashing.digest();
             *installed_size += size;
         }
         seen.insert(canonical, kind);

@@ -365,6 +365,19 @@ pub struct Entry {
     pub sha256: Option<String>,
 }
 
+/// Whether a streaming read computes each file's sha256 (and, for rpm,
+/// checks the header's declared file digests). Planning needs the digests;
+/// a second read for staging does not when its caller compares the whole
+/// artifact's sha256 with the one it planned from, which covers every byte
+/// of every file (the engine's `ContentSource::checks_artifact`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileDigests {
+    /// Hash every file; `Entry::sha256` is set in the returned package.
+    Compute,
+    /// Hash nothing but the artifact; `Entry::sha256` stays `None`.
+    Skip,
+}
+
 /// Resource limits for readers. Archives are attacker-controlled: these bound
 /// what a hostile package can make us decompress, allocate or store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

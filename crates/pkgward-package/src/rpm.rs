@@ -34,7 +34,7 @@ use crate::deb::{
     WalkError,
 };
 use crate::model::{
-    canonical_entry_path, Entry, EntryKind, Format, Limits, Package, Relation, Relations, Script,
+    canonical_entry_path, Entry, EntryKind, FileDigests, Format, Limits, Package, Relation, Relations, Script,
     ScriptName, Trigger, VersionOp,
 };
 use crate::version::Version;
@@ -271,12 +271,28 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Package, ReadError> {
 /// [`crate::deb::for_each_data_entry`] (same contract: stage, and commit
 /// only after this returns `Ok`; `entry.sha256` is `None` in the callback).
 /// `%ghost` files are not handed out: they are recorded, never placed.
-pub fn for_each_data_entry<E, F>(path: &Path, limits: &Limits, mut visit: F) -> Result<Package, E>
+pub fn for_each_data_entry<E, F>(path: &Path, limits: &Limits, visit: F) -> Result<Package, E>
 where
     E: From<ReadError>,
     F: FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
 {
-    match walk(path, limits, &mut visit) {
+    stream_data_entries(path, limits, FileDigests::Compute, visit)
+}
+
+/// [`for_each_data_entry`], choosing whether file digests are computed
+/// and checked against the header's ([`crate::deb::stream_data_entries`]).
+/// The payload digest and the artifact sha256 are always computed.
+pub fn stream_data_entries<E, F>(
+    path: &Path,
+    limits: &Limits,
+    digests: FileDigests,
+    mut visit: F,
+) -> Result<Package, E>
+where
+    E: From<ReadError>,
+    F: FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
+{
+    match walk(path, limits, digests, &mut visit) {
         Ok(package) => Ok(package),
         Err(WalkError::Read(error)) => Err(E::from(error)),
         Err(WalkError::Callback(error)) => Err(error),
@@ -811,6 +827,7 @@ impl Read for PayloadReader<'_> {
 fn walk<E>(
     artifact: &Path,
     limits: &Limits,
+    digests: FileDigests,
     visit: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
 ) -> Result<Package, WalkError<E>> {
     let mut location = Location {
@@ -940,7 +957,10 @@ fn walk<E>(
             &meter,
             &mut location,
             &files,
-            file_digest_algorithm,
+            match digests {
+                FileDigests::Compute => Some(file_digest_algorithm),
+                FileDigests::Skip => None,
+            },
             &mut outcome,
             visit,
         )
@@ -1497,7 +1517,8 @@ fn read_payload<E>(
     meter: &StreamMeter,
     location: &mut Location<'_>,
     files: &[HeaderFile],
-    digest_algorithm: u64,
+    // The header's file digest algorithm (`None`: digests are skipped).
+    digest_algorithm: Option<u64>,
     outcome: &mut PayloadOutcome,
     visit: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
 ) -> Result<(), WalkError<E>> {
@@ -1668,13 +1689,13 @@ fn read_payload<E>(
             };
             let mut declared_hasher = DeclaredDigestReader {
                 inner: source,
-                hasher: declared_digest_hasher(digest_algorithm),
+                hasher: digest_algorithm.and_then(declared_digest_hasher),
             };
-            let mut hashing = HashingReader {
-                inner: &mut declared_hasher,
-                hasher: Sha256::new(),
-                count: 0,
+            let digests = match digest_algorithm {
+                Some(_) => FileDigests::Compute,
+                None => FileDigests::Skip,
             };
+            let mut hashing = HashingReader::new(&mut declared_hasher, digests);
             visit(&entry, &mut hashing).map_err(WalkError::Callback)?;
             io::copy(&mut hashing, &mut io::sink())
                 .map_err(|error| fail(location, Problem::Io(error)))?;
@@ -1689,10 +1710,11 @@ fn read_payload<E>(
                 .into());
             }
             if kind == EntryKind::File {
-                let sha256 = hex::encode(hashing.hasher.finalize());
+                let sha256 = hashing.digest();
                 let actual = match declared_hasher.hasher.take() {
                     Some(hasher) => Some(hex::encode(hasher.finalize())),
-                    None => (digest_algorithm == 8).then(|| sha256.clone()),
+                    None if digest_algorithm == Some(8) => sha256.clone(),
+                    None => None,
                 };
                 if let Some(actual) = actual {
                     if !file.digest.is_empty() && actual != file.digest {
@@ -1705,7 +1727,7 @@ fn read_payload<E>(
                     }
                 }
                 outcome.installed_size += file.size;
-                entry.sha256 = Some(sha256);
+                entry.sha256 = sha256;
             }
             kinds.insert(canonical.clone(), kind);
             outcome.entries.push(entry);

@@ -1032,6 +1032,17 @@ fn for_each_data_entry_streams_content_in_archive_order() {
     );
     assert_eq!(package.entries.len(), 3);
     assert!(package.entries[1].sha256.is_some());
+    // Without file digests: the same entries and artifact digest, no sha256.
+    let unhashed = deb::stream_data_entries(
+        file.path(),
+        &Limits::default(),
+        pkgward_package::FileDigests::Skip,
+        |_, _| Ok::<(), ReadError>(()),
+    )
+    .expect("streams");
+    assert_eq!(unhashed.artifact_sha256, package.artifact_sha256);
+    assert_eq!(unhashed.entries.len(), 3);
+    assert!(unhashed.entries.iter().all(|entry| entry.sha256.is_none()));
 }
 
 #[test]

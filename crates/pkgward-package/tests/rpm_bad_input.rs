@@ -360,6 +360,52 @@ fn content_must_match_the_header_digest() {
     assert_names(&error, "payload", Some("./usr/bin/demo"));
 }
 
+/// Every entry's path and content, and the package, of one streaming read.
+fn stream_with(
+    bytes: &[u8],
+    digests: pkgward_package::FileDigests,
+) -> Result<(Vec<(String, Vec<u8>)>, Package), ReadError> {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(bytes).unwrap();
+    file.flush().unwrap();
+    let mut seen = Vec::new();
+    let package = pkgward_package::artifact::stream_data_entries(
+        file.path(),
+        &Limits::default(),
+        digests,
+        |entry, content| {
+            let mut bytes = Vec::new();
+            content.read_to_end(&mut bytes).unwrap();
+            seen.push((entry.path.clone(), bytes));
+            Ok::<(), ReadError>(())
+        },
+    )?;
+    Ok((seen, package))
+}
+
+#[test]
+fn skipping_file_digests_streams_the_same_content_and_artifact_digest() {
+    use pkgward_package::FileDigests;
+    let bytes = gzip_sample();
+    let (computed, hashed) = stream_with(&bytes, FileDigests::Compute).unwrap();
+    let (skipped, unhashed) = stream_with(&bytes, FileDigests::Skip).unwrap();
+    assert_eq!(computed, skipped);
+    assert_eq!(hashed.artifact_sha256, unhashed.artifact_sha256);
+    assert!(hashed.entries.iter().any(|entry| entry.sha256.is_some()));
+    assert!(unhashed.entries.iter().all(|entry| entry.sha256.is_none()));
+    // Skipped digests are not checked against the header: a changed file
+    // is left to the caller's comparison of the artifact sha256, which
+    // then differs (the engine's `checks_artifact` contract).
+    let tampered = reseal(
+        &bytes,
+        |_| {},
+        |cpio| replace_once(cpio, b"echo demo\n", b"echo pwnd\n"),
+    );
+    assert!(stream_with(&tampered, FileDigests::Compute).is_err());
+    let (_, tampered) = stream_with(&tampered, FileDigests::Skip).unwrap();
+    assert_ne!(tampered.artifact_sha256, hashed.artifact_sha256);
+}
+
 #[test]
 fn payload_type_must_match_the_header() {
     // The cpio mode of `./etc/demo.conf` says symlink; the header says file.

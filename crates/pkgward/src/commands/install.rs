@@ -379,9 +379,14 @@ impl pkgward_engine::ContentSource for DebContent<'_> {
             return Ok(());
         }
         let outcome =
-            artifact::for_each_data_entry(&self.files[index], &self.limits, |entry, reader| {
-                each(&entry.path, reader).map_err(StreamError::Engine)
-            });
+            // The artifact sha256 compared below covers every file: no
+            // file digests this time (`checks_artifact`).
+            artifact::stream_data_entries(
+                &self.files[index],
+                &self.limits,
+                pkgward_package::FileDigests::Skip,
+                |entry, reader| each(&entry.path, reader).map_err(StreamError::Engine),
+            );
         match outcome {
             Ok(read_again) if read_again.artifact_sha256 == planned.artifact_sha256 => {
                 self.progress.advance();
