@@ -21,6 +21,7 @@ pub mod root;
 pub mod snapshot;
 pub mod transaction;
 pub mod verify;
+mod durability;
 mod writeback;
 
 pub use lock::{lock, RootLock};

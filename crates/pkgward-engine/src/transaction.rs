@@ -8,12 +8,13 @@
 //! staged file is gone already happened, removals of absent paths are no-ops,
 //! and the database change replaces rows by package name.
 //!
-//! Durability: every staged file is written without per-file fsync and the
-//! whole staging filesystem is flushed with one `syncfs` before the journal is
-//! written (the batch strategy of THREATS 73: equal durability to per-file
-//! fsync at a fraction of the cost). The renames are flushed with a second
-//! `syncfs` before the database commit, so a committed database row never
-//! points at a file that could still vanish on power loss (THREATS 50).
+//! Durability: every staged file is on disk before the journal is written,
+//! and the renames before the database commit, so a committed database row
+//! never points at a file that could still vanish on power loss (THREATS
+//! 50). Either each staged file and changed directory is fsynced (what dpkg
+//! does), or the filesystem is flushed with one `syncfs` per phase (what rpm
+//! 4.18 does at the end of a transaction; the batch strategy of THREATS 73);
+//! [`Durability::Auto`] picks per transaction (`crate::durability`).
 
 use crate::accounts::Accounts;
 use crate::failpoint::failpoint;
@@ -90,6 +91,11 @@ pub enum Durability {
     FsyncEachFile,
     /// One `syncfs` after staging and one after the renames.
     SyncFilesystem,
+    /// `SyncFilesystem` when the page cache holds little dirty data besides
+    /// what the transaction writes (a `syncfs` then flushes little else),
+    /// `FsyncEachFile` otherwise: chosen once per transaction from
+    /// `/proc/meminfo` and the number of files to stage (`crate::durability`).
+    Auto,
 }
 
 /// What an apply did.
@@ -134,6 +140,10 @@ pub fn apply(
             problems: plan.problems.iter().map(ToString::to_string).collect(),
         });
     }
+    let options = &ApplyOptions {
+        durability: crate::durability::resolve(options.durability, plan),
+        ..options.clone()
+    };
     let mut notices = Vec::new();
     // The root is locked: resolve each directory once for the whole
     // transaction (run_step forgets them before any step that could change
@@ -188,8 +198,9 @@ pub fn apply(
         // One flush of the whole filesystem instead of an fsync per file.
         match options.durability {
             Durability::SyncFilesystem => syncfs(&staging),
-            // The files were fsynced as they were written; their names too now.
-            Durability::FsyncEachFile => rustix::fs::fsync(&staging),
+            // The files were fsynced as they were written; their names too
+            // now (`Auto` was resolved above: this is the safe reading).
+            Durability::FsyncEachFile | Durability::Auto => rustix::fs::fsync(&staging),
         }
         .map_err(|errno| EngineError::io("cannot sync the staging directory".to_owned(), errno))?;
         failpoint("prepare-synced");
@@ -290,7 +301,9 @@ fn finish(
         Durability::SyncFilesystem => syncfs(root.fd()).map_err(|errno| {
             EngineError::io("cannot sync the root filesystem".to_owned(), errno)
         })?,
-        Durability::FsyncEachFile => sync_changed_directories(root, &record.steps)?,
+        Durability::FsyncEachFile | Durability::Auto => {
+            sync_changed_directories(root, &record.steps)?;
+        }
     }
     database.apply(&record.change)?;
     failpoint("commit-database");

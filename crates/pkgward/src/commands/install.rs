@@ -68,15 +68,20 @@ pub struct Args {
     /// Wait up to SECONDS for another pkgward holding the root's lock.
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub wait: u64,
-    /// Durability strategy (for benchmarks): `files` fsyncs each staged file
-    /// and changed directory; `filesystem` uses one `syncfs` per phase.
-    #[arg(long, value_name = "STRATEGY", default_value = "files", hide = true)]
+    /// How staged files and renames are made durable before the database
+    /// commit (the guarantee is the same; the cost differs): `files` fsyncs
+    /// each staged file and changed directory (like dpkg); `filesystem`
+    /// flushes the filesystem with one `syncfs` per phase (like rpm), which
+    /// also writes other processes' dirty data; `auto` picks `filesystem`
+    /// when little other data is dirty, else `files`.
+    #[arg(long, value_name = "STRATEGY", default_value = "auto")]
     pub sync: SyncStrategy,
 }
 
 /// `--sync`: how writes are made durable before the database commit.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum SyncStrategy {
+    Auto,
     Files,
     Filesystem,
 }
@@ -84,6 +89,7 @@ pub enum SyncStrategy {
 impl SyncStrategy {
     pub(crate) fn durability(self) -> pkgward_engine::Durability {
         match self {
+            SyncStrategy::Auto => pkgward_engine::Durability::Auto,
             SyncStrategy::Files => pkgward_engine::Durability::FsyncEachFile,
             SyncStrategy::Filesystem => pkgward_engine::Durability::SyncFilesystem,
         }
