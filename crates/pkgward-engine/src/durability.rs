@@ -44,9 +44,7 @@ pub(crate) fn resolve(durability: Durability, plan: &Plan) -> Durability {
 /// (`dirty`, `None` when unknown) costs less than `files` round trips.
 pub(crate) fn choose(dirty: Option<u64>, files: u64) -> Durability {
     match dirty {
-        Some(dirty) if dirty <= files.saturating_mul(BYTES_PER_FSYNC) => {
-            Durability::SyncFilesystem
-        }
+        Some(dirty) if dirty <= files.saturating_mul(BYTES_PER_FSYNC) => Durability::SyncFilesystem,
         _ => Durability::FsyncEachFile,
     }
 }

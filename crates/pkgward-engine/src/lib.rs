@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod actions;
 pub mod digest;
+mod durability;
 pub mod failpoint;
 pub mod file_capabilities;
 pub mod journal;
@@ -21,7 +22,6 @@ pub mod root;
 pub mod snapshot;
 pub mod transaction;
 pub mod verify;
-mod durability;
 mod writeback;
 
 pub use lock::{lock, RootLock};

@@ -362,8 +362,11 @@ fn transaction_id() -> String {
     format!("{}-{nanos}", std::process::id())
 }
 
+/// Where a placement is staged, relative to the transaction's staging
+/// directory: one subdirectory per package, so staging workers never share
+/// a directory (its lock, and lookups in one directory of every file).
 fn staged_name(package: usize, placement: usize) -> String {
-    format!("{package}-{placement}")
+    format!("{package}/{placement}")
 }
 
 /// Streams every package into staging, `options.workers` packages at a time.
@@ -498,6 +501,7 @@ fn current_umask() -> Option<u32> {
 }
 
 /// Where and how one staging worker writes.
+#[derive(Clone, Copy)]
 struct StagingTarget<'a> {
     staging: &'a OwnedFd,
     accounts: &'a Accounts,
@@ -516,9 +520,13 @@ fn stage_package(
     source: &dyn ContentSource,
     notices: &mut Vec<String>,
 ) -> Result<(), EngineError> {
-    let StagingTarget {
-        staging, accounts, ..
-    } = *target;
+    let accounts = target.accounts;
+    let directory = make_package_staging(target.staging, index)?;
+    let target = &StagingTarget {
+        staging: &directory,
+        ..*target
+    };
+    let staging = &directory;
     // One copy buffer per package, not one (zeroed) per file.
     let mut buffer = vec![0u8; 128 * 1024];
     let by_shipped_path: HashMap<&str, usize> = package
@@ -546,7 +554,7 @@ fn stage_package(
                 notices.push(format!("{}: `{}`: {note}", package.name, placement.path));
             }
         }
-        let name = staged_name(index, position);
+        let name = position.to_string();
         match placement.kind {
             PlacementKind::Dir => Ok(()),
             PlacementKind::File => stage_file(
@@ -590,7 +598,7 @@ fn stage_package(
                         })?;
                 linkat(
                     staging,
-                    staged_name(index, target_position).as_str(),
+                    target_position.to_string().as_str(),
                     staging,
                     name.as_str(),
                     AtFlags::empty(),
@@ -610,7 +618,31 @@ fn stage_package(
             ),
         });
     }
+    if target.defaults.fsync_each_file {
+        // The staged names: the files themselves go through the flushers.
+        rustix::fs::fsync(staging).map_err(|errno| {
+            EngineError::io(
+                format!("cannot sync the staging directory of `{}`", package.name),
+                errno,
+            )
+        })?;
+    }
     Ok(())
+}
+
+/// Creates and opens the staging subdirectory of package `index`.
+fn make_package_staging(staging: &OwnedFd, index: usize) -> Result<OwnedFd, EngineError> {
+    let name = index.to_string();
+    let io = |what: &str, errno| EngineError::io(format!("cannot {what} staging `{name}`"), errno);
+    rustix::fs::mkdirat(staging, name.as_str(), Mode::from_raw_mode(0o700))
+        .map_err(|errno| io("create", errno))?;
+    openat(
+        staging,
+        name.as_str(),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|errno| io("open", errno))
 }
 
 fn stage_file(
@@ -1191,9 +1223,19 @@ fn list_directory(directory: &OwnedFd, path: &str) -> Result<Vec<String>, Engine
     Ok(names)
 }
 
-/// Removes the flat staging directory `name` and everything in it.
+/// Removes the staging directory `name` and everything in it.
 fn remove_staging_directory(staging_parent: &OwnedFd, name: &str) -> Result<(), EngineError> {
-    let path = format!("{STAGING_DIRECTORY}/{name}");
+    remove_staging_directory_in(staging_parent, STAGING_DIRECTORY, name)
+}
+
+/// Removes directory `name` of `parent` (shown as `parent_path` in errors)
+/// with its files and subdirectories (a transaction's package subdirectories).
+fn remove_staging_directory_in(
+    staging_parent: &OwnedFd,
+    parent_path: &str,
+    name: &str,
+) -> Result<(), EngineError> {
+    let path = format!("{parent_path}/{name}");
     let directory = match openat(
         staging_parent,
         name,
@@ -1211,6 +1253,8 @@ fn remove_staging_directory(staging_parent: &OwnedFd, name: &str) -> Result<(), 
     for entry in list_directory(&directory, &path)? {
         match unlinkat(&directory, entry.as_str(), AtFlags::empty()) {
             Ok(()) | Err(Errno::NOENT) => {}
+            // A package's staging subdirectory (`staged_name`).
+            Err(Errno::ISDIR) => remove_staging_directory_in(&directory, &path, &entry)?,
             Err(errno) => {
                 return Err(EngineError::io(
                     format!("cannot remove `{path}/{entry}`"),

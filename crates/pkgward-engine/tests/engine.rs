@@ -866,7 +866,11 @@ fn a_torn_journal_is_discarded_and_staging_removed() {
     )
     .unwrap();
     std::fs::create_dir(base.join("var/lib/pkgward/staging/123-456")).unwrap();
+    // A flat name (how staging looked before per-package subdirectories)
+    // and a package's subdirectory: both are removed.
     std::fs::write(base.join("var/lib/pkgward/staging/123-456/0-1"), "staged").unwrap();
+    std::fs::create_dir(base.join("var/lib/pkgward/staging/123-456/1")).unwrap();
+    std::fs::write(base.join("var/lib/pkgward/staging/123-456/1/0"), "staged").unwrap();
     let mut database = open_database(&root, false).unwrap().unwrap();
     let held = lock(&root, Duration::ZERO).unwrap();
     let report = recover(&root, &held, &mut database.database).unwrap();

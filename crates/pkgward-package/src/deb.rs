@@ -13,8 +13,8 @@
 //! artifact, the `ar` member and the entry.
 
 use crate::model::{
-    canonical_entry_path, parse_relations, Entry, EntryKind, FileDigests, Format, Limits, Package, PathProblem,
-    RelationError, Relations, Script, ScriptName, Trigger,
+    canonical_entry_path, parse_relations, Entry, EntryKind, FileDigests, Format, Limits, Package,
+    PathProblem, RelationError, Relations, Script, ScriptName, Trigger,
 };
 use crate::version::Version;
 use sha2::{Digest, Sha256};
@@ -186,12 +186,14 @@ impl From<PathProblem> for Problem {
 /// Read a `.deb`: metadata, scripts, and every data entry with its content
 /// digest. Streams the file once; memory stays bounded by `limits`.
 pub fn read(path: &Path, limits: &Limits) -> Result<Package, ReadError> {
-    let outcome = walk(path, limits, FileDigests::Compute, &mut |_entry: &Entry,
-                                           _content: &mut dyn Read|
-     -> Result<
-        (),
-        std::convert::Infallible,
-    > { Ok(()) });
+    let outcome = walk(
+        path,
+        limits,
+        FileDigests::Compute,
+        &mut |_entry: &Entry, _content: &mut dyn Read| -> Result<(), std::convert::Infallible> {
+            Ok(())
+        },
+    );
     match outcome {
         Ok(package) => Ok(package),
         Err(WalkError::Read(error)) => Err(error),

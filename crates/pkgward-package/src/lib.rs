@@ -23,7 +23,7 @@ pub mod rpm_version;
 pub mod version;
 
 pub use model::{
-    Entry, EntryKind, FileDigests, Format, Limits, Package, Relation, Relations, Script, ScriptName, Trigger,
-    VersionOp,
+    Entry, EntryKind, FileDigests, Format, Limits, Package, Relation, Relations, Script,
+    ScriptName, Trigger, VersionOp,
 };
 pub use version::{Version, VersionScheme};

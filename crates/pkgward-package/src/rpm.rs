@@ -34,8 +34,8 @@ use crate::deb::{
     WalkError,
 };
 use crate::model::{
-    canonical_entry_path, Entry, EntryKind, FileDigests, Format, Limits, Package, Relation, Relations, Script,
-    ScriptName, Trigger, VersionOp,
+    canonical_entry_path, Entry, EntryKind, FileDigests, Format, Limits, Package, Relation,
+    Relations, Script, ScriptName, Trigger, VersionOp,
 };
 use crate::version::Version;
 use sha2::{Digest, Sha256};

@@ -360,11 +360,14 @@ fn content_must_match_the_header_digest() {
     assert_names(&error, "payload", Some("./usr/bin/demo"));
 }
 
+/// Each streamed entry's path and content.
+type Streamed = Vec<(String, Vec<u8>)>;
+
 /// Every entry's path and content, and the package, of one streaming read.
 fn stream_with(
     bytes: &[u8],
     digests: pkgward_package::FileDigests,
-) -> Result<(Vec<(String, Vec<u8>)>, Package), ReadError> {
+) -> Result<(Streamed, Package), ReadError> {
     let mut file = tempfile::NamedTempFile::new().unwrap();
     file.write_all(bytes).unwrap();
     file.flush().unwrap();
