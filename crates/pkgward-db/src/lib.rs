@@ -1009,6 +1009,20 @@ impl Database {
 
     /// Applies `change` in one SQLite transaction. Idempotent.
     pub fn apply(&mut self, change: &Change) -> Result<(), DatabaseError> {
+        self.apply_when(change, || true).map(|_| ())
+    }
+
+    /// Like [`Database::apply`], but commits only if `ready` returns
+    /// `true` once the rows are written, and rolls back otherwise
+    /// (`Ok(false)`). The engine writes the rows while it renames files
+    /// into place on another thread, and `ready` waits for those renames
+    /// to be durable: a committed row never points at a file that could
+    /// still vanish, and a crash before the commit leaves no row.
+    pub fn apply_when(
+        &mut self,
+        change: &Change,
+        ready: impl FnOnce() -> bool,
+    ) -> Result<bool, DatabaseError> {
         let path = self.path.clone();
         let error = |source| DatabaseError::Query {
             path: path.clone(),
@@ -1032,7 +1046,12 @@ impl Database {
                 [],
             )
             .map_err(error)?;
-        transaction.commit().map_err(error)
+        if !ready() {
+            transaction.rollback().map_err(error)?;
+            return Ok(false);
+        }
+        transaction.commit().map_err(error)?;
+        Ok(true)
     }
 }
 
@@ -1362,6 +1381,45 @@ mod tests {
         assert_eq!(database.attestations("hello").unwrap(), vec![record("c")]);
         database.apply(&removal("hello")).unwrap();
         assert_eq!(database.attestations("hello").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn apply_when_commits_only_when_ready() {
+        let (directory, mut database) = open_temp();
+        let change = Change {
+            removals: vec![],
+            installs: vec![install(
+                "hello",
+                "1.0",
+                vec![file("/usr/bin/hello", false)],
+                vec![],
+            )],
+        };
+        let mut asked = false;
+        let committed = database
+            .apply_when(&change, || {
+                asked = true;
+                false
+            })
+            .unwrap();
+        assert!(asked && !committed);
+        assert_eq!(database.packages().unwrap(), vec![]);
+        // Written while `ready` waits, visible to no other connection yet.
+        let committed = database
+            .apply_when(&change, || {
+                let other = rusqlite::Connection::open_with_flags(
+                    directory.path().join("db.sqlite"),
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+                )
+                .unwrap();
+                let count: i64 = other
+                    .query_row("SELECT count(*) FROM packages", [], |row| row.get(0))
+                    .unwrap();
+                count == 0
+            })
+            .unwrap();
+        assert!(committed);
+        assert_eq!(database.packages().unwrap(), vec![package("hello", "1.0")]);
     }
 
     #[test]

@@ -277,6 +277,40 @@ fn finish(
             ))
         }
     };
+    let (ready_sender, ready) = std::sync::mpsc::sync_channel::<bool>(1);
+    let change = &record.change;
+    let (placed, written) = std::thread::scope(|scope| {
+        // The database rows are written while the files move into place,
+        // and committed only once the renames are durable (`apply_when`).
+        let writer = scope.spawn(move || database.apply_when(change, || ready.recv() == Ok(true)));
+        let placed = place(root, staging.as_ref(), record, step_failpoint, durability);
+        // A failed placement (or a panic, which drops the sender) rolls
+        // the rows back; recovery redoes both from the journal.
+        let _ = ready_sender.send(placed.is_ok());
+        let written = writer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (placed, written)
+    });
+    placed?;
+    written?;
+    failpoint("commit-database");
+    journal::remove(state_directory)?;
+    failpoint("commit-journal-removed");
+    drop(staging);
+    remove_staging_directory(staging_parent, &record.transaction)?;
+    Ok(())
+}
+
+/// Runs the journal's steps and makes them durable (the commit's file
+/// half; [`finish`] writes the database rows meanwhile).
+fn place(
+    root: &Root,
+    staging: Option<&OwnedFd>,
+    record: &JournalRecord,
+    step_failpoint: &str,
+    durability: Durability,
+) -> Result<(), EngineError> {
     for step in &record.steps {
         // Action steps can replace symlinks, re-own paths or write account
         // files: walks before and after them resolve everything afresh.
@@ -290,7 +324,7 @@ fn finish(
         if action {
             root.forget_directories();
         }
-        run_step(root, staging.as_ref(), step)?;
+        run_step(root, staging, step, step_failpoint == RECOVER_STEP)?;
         if action {
             root.forget_directories();
         }
@@ -298,20 +332,12 @@ fn finish(
     }
     failpoint("commit-steps-done");
     match durability {
-        Durability::SyncFilesystem => syncfs(root.fd()).map_err(|errno| {
-            EngineError::io("cannot sync the root filesystem".to_owned(), errno)
-        })?,
+        Durability::SyncFilesystem => syncfs(root.fd())
+            .map_err(|errno| EngineError::io("cannot sync the root filesystem".to_owned(), errno)),
         Durability::FsyncEachFile | Durability::Auto => {
-            sync_changed_directories(root, &record.steps)?;
+            sync_changed_directories(root, &record.steps)
         }
     }
-    database.apply(&record.change)?;
-    failpoint("commit-database");
-    journal::remove(state_directory)?;
-    failpoint("commit-journal-removed");
-    drop(staging);
-    remove_staging_directory(staging_parent, &record.transaction)?;
-    Ok(())
 }
 
 /// Recovers an interrupted transaction: rolls a complete journal forward,
@@ -336,7 +362,7 @@ pub fn recover(
                 &state_directory,
                 &staging_parent,
                 &record,
-                "recover-step",
+                RECOVER_STEP,
                 // Recovery is rare: flush everything.
                 Durability::SyncFilesystem,
             )?;
@@ -889,7 +915,19 @@ fn may_change_directories(file_type: Option<FileType>) -> bool {
     matches!(file_type, Some(FileType::Directory | FileType::Symlink))
 }
 
-fn run_step(root: &Root, staging: Option<&OwnedFd>, step: &Step) -> Result<(), EngineError> {
+/// The failpoint of steps run again by recovery.
+const RECOVER_STEP: &str = "recover-step";
+
+/// Runs one journal step. `rolling_forward`: recovery runs a journal again,
+/// whose renames may have happened already (their staged name is gone); a
+/// first run renames what it just staged under the lock, so it does not
+/// look first.
+fn run_step(
+    root: &Root,
+    staging: Option<&OwnedFd>,
+    step: &Step,
+    rolling_forward: bool,
+) -> Result<(), EngineError> {
     match step {
         Step::MakeDirectory {
             path,
@@ -921,7 +959,7 @@ fn run_step(root: &Root, staging: Option<&OwnedFd>, step: &Step) -> Result<(), E
             let Some(staging) = staging else {
                 return Ok(());
             };
-            if !crate::actions::staged_still_there(staging, staged, path)? {
+            if rolling_forward && !crate::actions::staged_still_there(staging, staged, path)? {
                 return Ok(());
             }
             let (parent, leaf) = root

@@ -576,6 +576,10 @@ const PIPELINE_DEPTH: usize = 4;
 /// feeding `tar`. The returned reader yields the decompressed bytes; a
 /// decompressor failure is recorded in `meter` and surfaces as a read error.
 /// If the reader is dropped early, the thread stops at its next chunk.
+///
+/// The reader hands each consumed chunk back for reuse: a new zeroed
+/// 128 KiB allocation per chunk (at glibc's mmap threshold, so an `mmap`,
+/// page faults and `munmap` each) cost more than 5 % of an install's CPU.
 pub(crate) fn spawn_decompressor<'scope, 'meter>(
     scope: &'scope std::thread::Scope<'scope, '_>,
     compression: Compression,
@@ -584,6 +588,8 @@ pub(crate) fn spawn_decompressor<'scope, 'meter>(
     meter: &'meter StreamMeter,
 ) -> ChannelReader<'meter> {
     let (sender, receiver) = std::sync::mpsc::sync_channel(PIPELINE_DEPTH);
+    // Chunks in flight plus the one being read and the one being filled.
+    let (recycle, recycled) = std::sync::mpsc::sync_channel::<Vec<u8>>(PIPELINE_DEPTH + 2);
     scope.spawn(move || {
         let mut decoder = match decompressor(compression, input, limits) {
             Ok(decoder) => decoder,
@@ -593,7 +599,12 @@ pub(crate) fn spawn_decompressor<'scope, 'meter>(
             }
         };
         loop {
-            let mut chunk = vec![0u8; PIPELINE_CHUNK];
+            let mut chunk = recycled
+                .try_recv()
+                .unwrap_or_else(|_| vec![0u8; PIPELINE_CHUNK]);
+            // Recycled chunks keep their bytes: only a short last chunk's
+            // length needs restoring (its tail is overwritten before use).
+            chunk.resize(PIPELINE_CHUNK, 0);
             let mut filled = 0;
             let mut failure = None;
             while filled < chunk.len() {
@@ -623,6 +634,7 @@ pub(crate) fn spawn_decompressor<'scope, 'meter>(
     });
     ChannelReader {
         receiver,
+        recycle,
         current: Vec::new(),
         position: 0,
         meter,
@@ -632,6 +644,8 @@ pub(crate) fn spawn_decompressor<'scope, 'meter>(
 /// The consuming end of [`spawn_decompressor`].
 pub(crate) struct ChannelReader<'meter> {
     receiver: std::sync::mpsc::Receiver<Result<Vec<u8>, Problem>>,
+    /// Consumed chunks go back to the decompressor thread.
+    recycle: std::sync::mpsc::SyncSender<Vec<u8>>,
     current: Vec<u8>,
     position: usize,
     meter: &'meter StreamMeter,
@@ -642,7 +656,11 @@ impl Read for ChannelReader<'_> {
         while self.position == self.current.len() {
             match self.receiver.recv() {
                 Ok(Ok(chunk)) => {
-                    self.current = chunk;
+                    let consumed = std::mem::replace(&mut self.current, chunk);
+                    if consumed.capacity() == PIPELINE_CHUNK {
+                        // Full or gone: the decompressor allocates instead.
+                        let _ = self.recycle.try_send(consumed);
+                    }
                     self.position = 0;
                 }
                 Ok(Err(problem)) => {
