@@ -610,6 +610,12 @@ impl CompiledPolicy {
         self.locations.iter().map(|l| &l.location)
     }
 
+    /// Every guarded location's patterns, compiled (with their unmerged
+    /// `/bin`-style variants), in the order of [`CompiledPolicy::locations`].
+    pub fn location_patterns(&self) -> impl Iterator<Item = &PathPattern> {
+        self.locations.iter().flat_map(|l| l.patterns.iter())
+    }
+
     /// The guarded location a canonical path falls in, if any.
     pub fn guarded_location(&self, canonical_path: &str) -> Option<&GuardedLocation> {
         with_path_key(canonical_path, |key| self.locate(key))

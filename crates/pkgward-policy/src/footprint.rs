@@ -221,7 +221,10 @@ const SHARED_DIRECTORIES: &[&str] = &[
 /// Whether the caller should extract this entry's bytes for the footprint:
 /// sysusers.d files and systemd unit files (system and user).
 pub fn is_declaration_path(path: &str) -> bool {
-    let Ok(path) = resolve(path, &AliasTable::usrmerge()) else {
+    // Called for every entry of every package read: build the table once.
+    static USRMERGE: std::sync::LazyLock<AliasTable> =
+        std::sync::LazyLock::new(AliasTable::usrmerge);
+    let Ok(path) = resolve(path, &USRMERGE) else {
         return false;
     };
     if path.starts_with("/usr/lib/sysusers.d/") || path.starts_with("/etc/sysusers.d/") {
@@ -412,12 +415,7 @@ pub fn footprint_with(
         .iter()
         .filter_map(|p| PathPattern::parse(p).ok())
         .collect();
-    let location_patterns: Vec<PathPattern> = compiled
-        .locations()
-        .flat_map(|l| l.patterns.iter())
-        .flat_map(|p| crate::catalog::unmerged_variants(p))
-        .filter_map(|p| PathPattern::parse(&p).ok())
-        .collect();
+    let location_patterns: Vec<PathPattern> = compiled.location_patterns().cloned().collect();
     let mut plain = BTreeSet::new();
     let mut guarded: BTreeMap<String, GuardedUse> = BTreeMap::new();
     let mut setuid = Vec::new();
