@@ -82,13 +82,20 @@ pub enum DerivedAction {
     /// `adduser --system` / `useradd --system`.
     CreateSystemUser {
         name: String,
+        /// The primary group: a name, or a gid in digits (`useradd -g 27`).
         group: Option<String>,
         home: Option<String>,
         shell: Option<String>,
         gecos: Option<String>,
+        /// A fixed uid (`-u`/`--uid`), checked like a sysusers.d one.
+        uid: Option<u32>,
     },
     /// `addgroup --system` / `groupadd --system`.
-    CreateSystemGroup { name: String },
+    CreateSystemGroup {
+        name: String,
+        /// A fixed gid (`-g`/`--gid`), checked like a sysusers.d one.
+        gid: Option<u32>,
+    },
     /// `adduser USER GROUP` (membership).
     AddToGroup { user: String, group: String },
     /// `dpkg-statoverride --add`.
@@ -595,6 +602,26 @@ pub fn classify_script(name: &str, bytes: &[u8], context: &ScriptContext) -> Scr
         .collect();
     actions.sort();
     actions.dedup();
+    // `%sysusers_create_compat` tries a fixed uid only when it is free
+    // (`if ! getent passwd ID; then useradd -u ID …; else useradd …`):
+    // both branches are recognised, and a fixed id in use would fail the
+    // transaction where the script falls back. Keep the fallback's
+    // dynamic allocation, as before fixed ids were kept.
+    let dynamic: Vec<DerivedAction> = actions
+        .iter()
+        .filter(|action| matches!(action, DerivedAction::CreateSystemUser { uid: None, .. }))
+        .cloned()
+        .collect();
+    actions.retain(|action| match action {
+        DerivedAction::CreateSystemUser { uid: Some(_), .. } => {
+            let mut without = action.clone();
+            if let DerivedAction::CreateSystemUser { uid, .. } = &mut without {
+                *uid = None;
+            }
+            !dynamic.contains(&without)
+        }
+        _ => true,
+    });
     report.actions = actions;
     report.classification = if report.residue.is_empty() {
         Classification::FullyDeclarative
@@ -2712,6 +2739,28 @@ impl Interpreter<'_> {
         }
         let positional = positional_after_options(arguments, &valued);
         let group_flag = arguments.contains(&"--group");
+        // A fixed id: `-u`/`--uid` of a user, `-g`/`--gid` of a group
+        // (for a user, `-g` names its primary group, by name or gid).
+        let id_options: &[&str] = if matches!(name, "groupadd" | "addgroup") {
+            &["-g", "--gid"]
+        } else {
+            &["-u", "--uid"]
+        };
+        // `groupadd -f -g ID`: `-f` drops a `-g` that is in use, so the
+        // id is only a preference; leave it to the allocator.
+        let forced = name == "groupadd" && arguments.iter().any(|a| matches!(*a, "-f" | "--force"));
+        let mut fixed_id = None;
+        if let Some(value) = option_value(arguments, id_options).filter(|_| !forced) {
+            let Ok(id) = value.parse::<u32>() else {
+                self.residue(
+                    line,
+                    format!("`{name}`: id `{value}` is not a number"),
+                    text,
+                );
+                return;
+            };
+            fixed_id = Some(id);
+        }
         // useradd without `-g`: `-N` takes the primary group from
         // /etc/default/useradd, which pkgward does not model.
         if name == "useradd"
@@ -2773,6 +2822,7 @@ impl Interpreter<'_> {
                         home: option_value(arguments, &["--home", "-d", "--home-dir"]),
                         shell: option_value(arguments, &["--shell", "-s"]),
                         gecos: option_value(arguments, &["--gecos", "-c", "--comment"]),
+                        uid: fixed_id,
                     }),
                 );
             }
@@ -2784,6 +2834,7 @@ impl Interpreter<'_> {
                     format!("{name} --system"),
                     Some(DerivedAction::CreateSystemGroup {
                         name: (*group).to_owned(),
+                        gid: fixed_id,
                     }),
                 );
             }
@@ -2793,6 +2844,7 @@ impl Interpreter<'_> {
                     "adduser --system --group",
                     Some(DerivedAction::CreateSystemGroup {
                         name: (*group).to_owned(),
+                        gid: fixed_id,
                     }),
                 );
             }

@@ -51,6 +51,7 @@ fn user(name: &str, group: &str, home: &str, shell: &str, gecos: &str) -> Derive
         home: Some(home.to_owned()),
         shell: Some(shell.to_owned()),
         gecos: Some(gecos.to_owned()),
+        uid: None,
     }
 }
 
@@ -72,6 +73,7 @@ fn sorted(mut actions: Vec<DerivedAction>) -> Vec<DerivedAction> {
 fn group(name: &str) -> DerivedAction {
     DerivedAction::CreateSystemGroup {
         name: name.to_owned(),
+        gid: None,
     }
 }
 
@@ -177,6 +179,7 @@ fn useradd_flags_and_guards_are_understood() {
                 home: None,
                 shell: Some("/sbin/nologin".to_owned()),
                 gecos: None,
+                uid: None,
             },
             DerivedAction::CreateSystemUser {
                 name: "solo".to_owned(),
@@ -184,8 +187,57 @@ fn useradd_flags_and_guards_are_understood() {
                 home: Some("/var/lib/solo".to_owned()),
                 shell: None,
                 gecos: None,
+                uid: None,
             },
         ])
+    );
+}
+
+/// Fedora's soft-static allocation (`UsersAndGroups`: `-g`/`-u` with the id
+/// from the uidgid list) keeps its ids; an id that is not a number is left
+/// to the script.
+#[test]
+fn fixed_ids_are_kept_and_checked() {
+    let report = fedora(
+        "getent group mysql >/dev/null || groupadd -r -g 27 mysql\n\
+         getent passwd mysql >/dev/null || useradd -r -u 27 -g mysql -d /var/lib/mysql -s /sbin/nologin mysql\n\
+         getent passwd dbadm >/dev/null || useradd -r --uid 28 -g 27 dbadm\n",
+    );
+    assert_fully_declarative(&report);
+    assert_eq!(
+        report.actions,
+        sorted(vec![
+            DerivedAction::CreateSystemGroup {
+                name: "mysql".to_owned(),
+                gid: Some(27),
+            },
+            DerivedAction::CreateSystemUser {
+                name: "mysql".to_owned(),
+                group: Some("mysql".to_owned()),
+                home: Some("/var/lib/mysql".to_owned()),
+                shell: Some("/sbin/nologin".to_owned()),
+                gecos: None,
+                uid: Some(27),
+            },
+            DerivedAction::CreateSystemUser {
+                name: "dbadm".to_owned(),
+                group: Some("27".to_owned()),
+                home: None,
+                shell: None,
+                gecos: None,
+                uid: Some(28),
+            },
+        ])
+    );
+    let named = fedora("useradd -r -u mysql mysql\n");
+    assert_ne!(named.classification, Classification::FullyDeclarative);
+    assert!(
+        named
+            .residue
+            .iter()
+            .any(|residue| residue.category.contains("id `mysql` is not a number")),
+        "{:?}",
+        named.residue
     );
 }
 

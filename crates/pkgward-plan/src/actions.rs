@@ -270,11 +270,14 @@ fn sysusers_line(action: &DerivedAction) -> Option<String> {
             home,
             shell,
             gecos,
+            uid,
         } => {
+            // sysusers' `UID[:GROUP]`: GROUP by name or gid, `-` for none.
+            let uid = uid.map_or_else(|| "-".to_owned(), |uid| uid.to_string());
             let id = match group.as_deref() {
-                Some(group) if group == name => "-".to_owned(),
-                Some(group) => format!("-:{group}"),
-                None => "-:nogroup".to_owned(),
+                Some(group) if group == name => uid,
+                Some(group) => format!("{uid}:{group}"),
+                None => format!("{uid}:nogroup"),
             };
             Some(format!(
                 "u {name} {id} {} {} {}",
@@ -283,7 +286,10 @@ fn sysusers_line(action: &DerivedAction) -> Option<String> {
                 field(shell.as_deref())
             ))
         }
-        DerivedAction::CreateSystemGroup { name } => Some(format!("g {name} -")),
+        DerivedAction::CreateSystemGroup { name, gid } => Some(format!(
+            "g {name} {}",
+            gid.map_or_else(|| "-".to_owned(), |gid| gid.to_string())
+        )),
         DerivedAction::AddToGroup { user, group } => Some(format!("m {user} {group}")),
         _ => None,
     }
@@ -1313,6 +1319,7 @@ mod tests {
                 home: home.map(str::to_owned),
                 shell: None,
                 gecos: gecos.map(str::to_owned),
+                uid: None,
             })
             .unwrap()
         };
@@ -1335,6 +1342,30 @@ mod tests {
             })
             .unwrap(),
             "m demo sudo"
+        );
+        // Fixed ids (`useradd -u 27`, `-g 27`, `groupadd -g 27`): sysusers'
+        // `UID[:GROUP]` and `g NAME GID`, checked like a shipped file's.
+        let fixed = |group: &str| {
+            sysusers_line(&DerivedAction::CreateSystemUser {
+                name: "mysql".to_owned(),
+                group: Some(group.to_owned()),
+                home: None,
+                shell: None,
+                gecos: None,
+                uid: Some(27),
+            })
+            .unwrap()
+        };
+        assert_eq!(fixed("mysql"), "u mysql 27 - /nonexistent -");
+        assert_eq!(fixed("db"), "u mysql 27:db - /nonexistent -");
+        assert_eq!(fixed("27"), "u mysql 27:27 - /nonexistent -");
+        assert_eq!(
+            sysusers_line(&DerivedAction::CreateSystemGroup {
+                name: "mysql".to_owned(),
+                gid: Some(27)
+            })
+            .unwrap(),
+            "g mysql 27"
         );
     }
 

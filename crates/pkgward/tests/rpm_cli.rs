@@ -850,6 +850,32 @@ fn the_fedora_pre_account_idiom_creates_the_accounts_without_running_pre() {
     assert_eq!(scripts["scripts"][0]["name"], "preinst", "{scripts}");
     assert_eq!(scripts["scripts"][0]["run"], false, "{scripts}");
     assert_eq!(scripts["runs"], serde_json::json!([]), "{scripts}");
+    // Fedora's soft-static form (`-g 27`, `-u 27`) keeps its ids.
+    let fixed = rpm::PackageBuilder::new("mysql", "8.0", "GPL", "x86_64", "a database")
+        .with_file_contents(
+            "data\n",
+            rpm::FileOptions::new("/var/lib/mysql/data")
+                .mode(rpm::FileMode::regular(0o640))
+                .user("mysql")
+                .group("mysql"),
+        )
+        .unwrap()
+        .pre_install_script(
+            "getent group mysql >/dev/null || groupadd -r -g 27 mysql\ngetent passwd mysql >/dev/null || useradd -r -u 27 -g mysql -d /var/lib/mysql -s /sbin/nologin mysql\n",
+        )
+        .build()
+        .unwrap();
+    let fixed = write(directory.path(), "mysql", &fixed);
+    let installed = pkgward(&["install", "--root", root_path, fixed.to_str().unwrap()]);
+    assert!(installed.status.success(), "{}", text(&installed));
+    assert!(
+        read("passwd").contains("mysql:x:27:27::/var/lib/mysql:/sbin/nologin\n"),
+        "{}",
+        read("passwd")
+    );
+    assert!(read("group").contains("mysql:x:27:\n"), "{}", read("group"));
+    let data = std::fs::metadata(root.path().join("var/lib/mysql/data")).unwrap();
+    assert_eq!((data.uid(), data.gid()), (27, 27));
     let check = pkgward(&["check", "--root", root_path]);
     assert!(check.status.success(), "{}", text(&check));
 }
