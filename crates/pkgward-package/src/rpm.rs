@@ -262,26 +262,21 @@ mod sense {
 /// Read an `.rpm`: metadata, scriptlets, and every payload entry with its
 /// content digest. Streams the file once; memory stays bounded by `limits`.
 pub fn read(path: &Path, limits: &Limits) -> Result<Package, ReadError> {
-    for_each_data_entry(path, limits, |_: &Entry, _: &mut dyn Read| {
-        Ok::<(), ReadError>(())
-    })
+    stream_data_entries(
+        path,
+        limits,
+        FileDigests::Compute,
+        |_: &Entry, _: &mut dyn Read| Ok::<(), ReadError>(()),
+    )
 }
 
 /// Stream the payload entries with their content, exactly like
-/// [`crate::deb::for_each_data_entry`] (same contract: stage, and commit
-/// only after this returns `Ok`; `entry.sha256` is `None` in the callback).
-/// `%ghost` files are not handed out: they are recorded, never placed.
-pub fn for_each_data_entry<E, F>(path: &Path, limits: &Limits, visit: F) -> Result<Package, E>
-where
-    E: From<ReadError>,
-    F: FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
-{
-    stream_data_entries(path, limits, FileDigests::Compute, visit)
-}
-
-/// [`for_each_data_entry`], choosing whether file digests are computed
-/// and checked against the header's ([`crate::deb::stream_data_entries`]).
-/// The payload digest and the artifact sha256 are always computed.
+/// [`crate::deb::stream_data_entries`] (same contract: stage, and commit
+/// only after this returns `Ok`; `entry.sha256` is `None` in the callback;
+/// with [`FileDigests::Skip`] no file digest is computed or checked against
+/// the header's). The payload digest and the artifact sha256 are always
+/// computed. `%ghost` files are not handed out: they are recorded, never
+/// placed.
 pub fn stream_data_entries<E, F>(
     path: &Path,
     limits: &Limits,
