@@ -233,16 +233,22 @@ where
     E: From<ReadError>,
     F: FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
 {
-    match walk(path, limits, digests, &mut visit) {
-        Ok(package) => Ok(package),
-        Err(WalkError::Read(error)) => Err(E::from(error)),
-        Err(WalkError::Callback(error)) => Err(error),
-    }
+    walk(path, limits, digests, &mut visit).map_err(WalkError::into_error)
 }
 
 pub(crate) enum WalkError<E> {
     Read(ReadError),
     Callback(E),
+}
+
+impl<E: From<ReadError>> WalkError<E> {
+    /// The caller's error: a read error converted, the callback's as is.
+    pub(crate) fn into_error(self) -> E {
+        match self {
+            WalkError::Read(error) => E::from(error),
+            WalkError::Callback(error) => error,
+        }
+    }
 }
 
 /// The error context while walking: which member and entry we are in.

@@ -287,11 +287,7 @@ where
     E: From<ReadError>,
     F: FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
 {
-    match walk(path, limits, digests, &mut visit) {
-        Ok(package) => Ok(package),
-        Err(WalkError::Read(error)) => Err(E::from(error)),
-        Err(WalkError::Callback(error)) => Err(error),
-    }
+    walk(path, limits, digests, &mut visit).map_err(WalkError::into_error)
 }
 
 /// Tag data types (`rpmTagType`).
